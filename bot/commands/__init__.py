@@ -1,0 +1,1 @@
+"""Sub-commands of ``tlsbot``; see ``bot.cli``."""

@@ -1,0 +1,113 @@
+"""Domain names, email addresses and route specs, checked and normalised.
+
+Pure functions. Bad input raises :class:`InvalidName` (a ``ValueError``) whose
+message is one sentence naming what was wrong; nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+import idna
+from email_validator import EmailNotValidError, validate_email
+
+MAX_DOMAIN_LENGTH = 253
+MAX_LABEL_LENGTH = 63
+_LDH = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+class InvalidName(ValueError):
+    """Input that is not a usable domain, address or route; ``str()`` says why."""
+
+
+def normalise_domain(text: str) -> str:
+    """Lower case, trailing dot removed, IDNA 2008 A-labels; at least two labels."""
+    raw = text.strip()
+    if not raw:
+        raise InvalidName("empty domain")
+    if len(raw) > 4 * MAX_DOMAIN_LENGTH:
+        raise InvalidName(f"domain is too long ({len(raw)} characters)")
+    if any(ch.isspace() for ch in raw):
+        raise InvalidName(f"{_show(raw)} contains white space")
+    name = raw[:-1] if raw.endswith(".") else raw
+    if not name or name.startswith(".") or ".." in name:
+        raise InvalidName(f"{_show(raw)} has an empty label")
+    if _is_ip_literal(name):
+        raise InvalidName(f"{_show(raw)} is an IP address, not a domain")
+    try:
+        ascii_name = idna.encode(name, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise InvalidName(f"{_show(raw)} is not a valid domain name: {exc}") from exc
+    ascii_name = ascii_name.lower()
+    if len(ascii_name) > MAX_DOMAIN_LENGTH:
+        raise InvalidName(f"{_show(raw)} is longer than {MAX_DOMAIN_LENGTH} characters")
+    labels = ascii_name.split(".")
+    if len(labels) < 2:
+        raise InvalidName(f"{_show(raw)} needs at least two labels (like example.com)")
+    for label in labels:
+        if not _LDH.match(label):
+            raise InvalidName(f"{_show(raw)} has an invalid label {label!r}")
+    if labels[-1].isdigit():
+        raise InvalidName(f"{_show(raw)} has an all-numeric top-level label")
+    return ascii_name
+
+
+def parse_email(text: str) -> tuple[str, str]:
+    """Return ``(address, domain)``: the address as given (trimmed), its normalised domain."""
+    raw = text.strip()
+    if len(raw) > 320:
+        raise InvalidName("email address is longer than 320 characters")
+    try:
+        checked = validate_email(raw, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise InvalidName(f"{_show(raw)} is not a valid email address: {exc}") from exc
+    domain = normalise_domain(checked.ascii_domain or checked.domain)
+    return checked.normalized, domain
+
+
+def email_for_domain(text: str, domain: str) -> str:
+    """Check that an email address is valid and belongs to ``domain``; return it normalised."""
+    address, address_domain = parse_email(text)
+    wanted = normalise_domain(domain)
+    if address_domain != wanted:
+        raise InvalidName(f"{_show(text.strip())} is not an address at {wanted}")
+    return address
+
+
+def parse_route(text: str, default_port: int = 25) -> tuple[str, int]:
+    """``HOST[:PORT]`` or ``[IPv6]:PORT`` or a bare IP; the host normalised."""
+    raw = text.strip()
+    if not raw:
+        raise InvalidName("empty route")
+    host, port_text = raw, ""
+    if raw.startswith("["):
+        end = raw.find("]")
+        if end < 0:
+            raise InvalidName(f"{_show(raw)} has an unclosed '['")
+        host, rest = raw[1:end], raw[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise InvalidName(f"{_show(raw)} is not HOST[:PORT]")
+        port_text = rest[1:]
+    elif raw.count(":") == 1:
+        host, port_text = raw.split(":")
+    port = default_port
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise InvalidName(f"{_show(raw)} has an invalid port {port_text!r}")
+        port = int(port_text)
+    if _is_ip_literal(host):
+        return str(ipaddress.ip_address(host)), port
+    return normalise_domain(host), port
+
+
+def _is_ip_literal(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _show(text: str) -> str:
+    return repr(text if len(text) <= 80 else text[:77] + "...")
