@@ -9,12 +9,12 @@ import pytest
 from bot.probe.dns import Resolver
 from bot.probe.model import Code
 from bot.probe.settings import ProbeSettings
-from tests.support.dns_server import Behaviour, DnsServer
+from tests.support.dns_server import Behaviour, DnsServer, Records
 
 pytestmark = pytest.mark.timeout(15)
 
 TLSA = "3 1 1 " + "ab" * 32
-ZONE = {
+ZONE: Records = {
     "example.test": {
         "MX": ["20 mx2.example.test.", "10 mx1.example.test.", "10 b.example.test."],
         "TXT": ["v=spf1 -all"],
