@@ -31,7 +31,7 @@ def normalise_domain(text: str) -> str:
     if any(ch.isspace() for ch in raw):
         raise InvalidName(f"{_show(raw)} contains white space")
     name = raw[:-1] if raw.endswith(".") else raw
-    if not name or name.startswith(".") or ".." in name:
+    if not name or name.startswith(".") or name.endswith(".") or ".." in name:
         raise InvalidName(f"{_show(raw)} has an empty label")
     if _is_ip_literal(name):
         raise InvalidName(f"{_show(raw)} is an IP address, not a domain")
@@ -59,7 +59,11 @@ def parse_email(text: str) -> tuple[str, str]:
     if len(raw) > 320:
         raise InvalidName("email address is longer than 320 characters")
     try:
-        checked = validate_email(raw, check_deliverability=False, allow_smtputf8=True)
+        # test_environment: accept the reserved ``.test`` TLD (RFC 6761) that tests
+        # use; DNS decides later whether a domain exists. No DNS query happens here.
+        checked = validate_email(
+            raw, check_deliverability=False, allow_smtputf8=True, test_environment=True
+        )
     except EmailNotValidError as exc:
         raise InvalidName(f"{_show(raw)} is not a valid email address: {exc}") from exc
     domain = normalise_domain(checked.ascii_domain or checked.domain)
