@@ -280,3 +280,45 @@ def test_threaded_server_serves_synchronous_callers() -> None:
         assert [r.to_text() for r in answer] == ["127.0.0.8"]
         srv.set("sync.test", "A", "127.0.0.9")
         assert [r.to_text() for r in stub.resolve("sync.test", "A")] == ["127.0.0.9"]
+
+
+async def test_server_loads_zone_file_text() -> None:
+    zone = """
+$TTL 60
+@        IN SOA ns.zone.test. admin.zone.test. 1 60 60 60 60
+@        IN MX  10 mx
+mx       IN A   127.0.0.11
+"""
+    async with DnsServer(zone, origin="zone.test") as srv:
+        resolver = resolver_for(srv)
+        assert (await resolver.mx("zone.test")).names == ("mx.zone.test",)
+        assert (await resolver.addresses("mx.zone.test")).addresses == ("127.0.0.11",)
+
+
+async def test_refused_names_the_refusal(server: DnsServer) -> None:
+    server.behave("example.test", Behaviour.REFUSED)
+    result = await resolver_for(server).mx("example.test")
+    assert result.error is not None
+    assert "REFUSED" in result.error.message
+
+
+async def test_failure_inside_a_cname_chain(server: DnsServer) -> None:
+    server.behave("alias2.example.test", Behaviour.SERVFAIL)
+    result = await resolver_for(server).addresses("alias.example.test")
+    assert result.error is not None
+    assert result.error.code is Code.DNS_SERVFAIL
+
+
+async def test_queries_in_flight_are_capped(server: DnsServer) -> None:
+    import asyncio
+
+    server.delay = 0.1
+    resolver = Resolver(
+        ProbeSettings(dns_servers=server.servers[:1], dns_timeout=2.0), max_parallel=2
+    )
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    results = await asyncio.gather(*(resolver.txt(f"n{i}.example.test") for i in range(6)))
+    elapsed = loop.time() - started
+    assert all(r.error is None for r in results)
+    assert elapsed >= 0.3  # six queries, two at a time, 0.1 s each
