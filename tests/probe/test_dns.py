@@ -322,3 +322,31 @@ async def test_queries_in_flight_are_capped(server: DnsServer) -> None:
     elapsed = loop.time() - started
     assert all(r.error is None for r in results)
     assert elapsed >= 0.3  # six queries, two at a time, 0.1 s each
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["asyncio", "thread"])
+async def test_server_stops_promptly_with_a_client_still_waiting(threaded: bool) -> None:
+    import asyncio
+    import struct
+
+    import dns.message
+
+    query = dns.message.make_query("hang.test", "A").to_wire()
+    loop = asyncio.get_running_loop()
+    srv = DnsServer(delay=5.0)
+    if threaded:
+        srv.__enter__()
+    else:
+        await srv.start()
+    reader, writer = await asyncio.open_connection(*srv.address)
+    writer.write(struct.pack("!H", len(query)) + query)
+    await writer.drain()
+    await asyncio.sleep(0.05)  # the server is now inside its 5 s delay
+    started = loop.time()
+    if threaded:
+        await asyncio.to_thread(srv.__exit__, None, None, None)
+    else:
+        await srv.stop()
+    assert loop.time() - started < 2.0
+    assert await reader.read() == b""  # closed without an answer
+    writer.close()
