@@ -59,11 +59,7 @@ def parse_email(text: str) -> tuple[str, str]:
     if len(raw) > 320:
         raise InvalidName("email address is longer than 320 characters")
     try:
-        # test_environment: accept the reserved ``.test`` TLD (RFC 6761) that tests
-        # use; DNS decides later whether a domain exists. No DNS query happens here.
-        checked = validate_email(
-            raw, check_deliverability=False, allow_smtputf8=True, test_environment=True
-        )
+        checked = validate_email(raw, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
         raise InvalidName(f"{_show(raw)} is not a valid email address: {exc}") from exc
     domain = normalise_domain(checked.ascii_domain or checked.domain)
