@@ -23,12 +23,12 @@ from dataclasses import dataclass
 
 from bot.probe.certs import TrustStore
 from bot.probe.dns import AddressResult, MxResult, Resolver
+from bot.probe.extras import gather_extras
 from bot.probe.guard import DEFAULT_ALLOW_VARIABLE, ROUTE_ALLOW_VARIABLE, Network, vet_address
 from bot.probe.host import probe_host
 from bot.probe.limits import Limits
 from bot.probe.model import (
     Code,
-    DomainExtras,
     HostResult,
     Reason,
     TargetKind,
@@ -129,31 +129,33 @@ class _Batch:
             domain = normalise_domain(text)
         except InvalidName as exc:
             return _refused(shown, kind, Reason(Code.INVALID_DOMAIN, str(exc)))
-        extras_task = asyncio.ensure_future(self._extras(domain))
         mx: MxResult = await self.prober.resolver.mx(domain)
         if mx.error is not None:
-            extras = await extras_task
             return TargetResult(
                 target=shown,
                 kind=kind,
                 domain=domain,
                 verdict=Verdict.UNREACHABLE,
                 reasons=(mx.error,),
-                extras=extras,
                 elapsed_ms=_ms(started),
             )
         port = self.settings.smtp_port
-        groups = await asyncio.gather(
-            *(
-                self._host(
-                    name,
-                    port,
-                    self.settings.allow_networks,
-                    DEFAULT_ALLOW_VARIABLE,
-                    email,
+        extras, groups = await asyncio.gather(
+            gather_extras(
+                domain,
+                mx.names,
+                resolver=self.prober.resolver,
+                settings=self.settings,
+                port=port,
+            ),
+            asyncio.gather(
+                *(
+                    self._host(
+                        name, port, self.settings.allow_networks, DEFAULT_ALLOW_VARIABLE, email
+                    )
+                    for name in mx.names
                 )
-                for name in mx.names
-            )
+            ),
         )
         hosts = tuple(h for group in groups for h in group)
         return TargetResult(
@@ -164,7 +166,7 @@ class _Batch:
             hosts=hosts,
             mx=mx.names,
             implicit_mx=mx.implicit,
-            extras=await extras_task,
+            extras=extras,
             elapsed_ms=_ms(started),
         )
 
@@ -228,9 +230,6 @@ class _Batch:
             task = asyncio.ensure_future(self.prober.resolver.addresses(name))
             self._lookups[name] = task
         return await task
-
-    async def _extras(self, domain: str) -> DomainExtras:
-        return DomainExtras()
 
 
 async def _value(result: HostResult) -> HostResult:
