@@ -29,6 +29,7 @@ from bot.probe.host import probe_host
 from bot.probe.limits import Limits
 from bot.probe.model import (
     Code,
+    DomainExtras,
     HostResult,
     Reason,
     TargetKind,
@@ -59,8 +60,11 @@ Progress = Callable[[int, int, TargetResult], None]
 
 
 class Prober:
-    def __init__(self, settings: ProbeSettings, *, trust: TrustStore | None = None) -> None:
+    def __init__(
+        self, settings: ProbeSettings, *, trust: TrustStore | None = None, extras: bool = True
+    ) -> None:
         self.settings = settings
+        self.extras = extras  # False: skip MTA-STS/TLSA/TLS-RPT (re-validation, benchmarks)
         self.trust = trust if trust is not None else TrustStore.load(settings.ca_file)
         self.contexts = TlsContexts.create()
         self.resolver = Resolver(settings)
@@ -140,14 +144,11 @@ class _Batch:
                 elapsed_ms=_ms(started),
             )
         port = self.settings.smtp_port
+        # Addresses first: they are on the critical path, the extras' lookups are not, and
+        # they share the resolver's cap on queries in flight.
+        await asyncio.gather(*(self._addresses(name) for name in mx.names))
         extras, groups = await asyncio.gather(
-            gather_extras(
-                domain,
-                mx.names,
-                resolver=self.prober.resolver,
-                settings=self.settings,
-                port=port,
-            ),
+            self._extras(domain, mx.names, port),
             asyncio.gather(
                 *(
                     self._host(
@@ -223,6 +224,13 @@ class _Batch:
                     )
                 )
         return tuple(await asyncio.gather(*probes))
+
+    async def _extras(self, domain: str, mx: Sequence[str], port: int) -> DomainExtras:
+        if not self.prober.extras:
+            return DomainExtras()
+        return await gather_extras(
+            domain, mx, resolver=self.prober.resolver, settings=self.settings, port=port
+        )
 
     async def _addresses(self, name: str) -> AddressResult:
         task = self._lookups.get(name)
