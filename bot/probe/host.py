@@ -326,6 +326,13 @@ class _Run:
         offered = Capabilities.from_reply(hello).starttls
         if primary:
             rec.learn(starttls_offered=offered)
+        elif not offered:
+            rec.stop(
+                Reason(
+                    Code.SMTP_PROTOCOL_ERROR,
+                    f"{self.where} no longer offered STARTTLS on a second connection",
+                )
+            )
         if not offered:
             await self._quit(session)
             return None
