@@ -242,8 +242,9 @@ def report(
         if r.domain in tarpits:
             h = r.hosts[0]
             print(
-                f"tarpit {r.domain}: {h.elapsed_ms / 1000:.3f} s against a {args.timeout:g} s"
-                f" deadline ({h.reasons[0].code.value}), {h.connections} connection(s)"
+                f"tarpit {r.domain}: host probe {h.elapsed_ms / 1000:.3f} s against a"
+                f" {args.timeout:g} s deadline ({h.reasons[0].code.value}),"
+                f" {h.connections} connection(s); whole domain with DNS {r.elapsed_ms / 1000:.3f} s"
             )
     print(f"peak RSS: {peak_kb / 1024:.1f} MB (target < 150 MB)")
 

@@ -80,8 +80,8 @@ async def test_domain_hosts_by_preference_probed_in_parallel(net: Net, trust: Tr
     assert result.mx == ("mx1.one.test", "mx2.one.test")
     assert [h.host for h in result.hosts] == ["mx1.one.test", "mx2.one.test"]
     assert result.verdict is Verdict.STRICT
-    one_host = max(h.elapsed_ms for h in result.hosts) / 1000
-    assert elapsed < one_host * 1.5  # in parallel, not one after the other
+    one_after_the_other = sum(h.elapsed_ms for h in result.hosts) / 1000
+    assert elapsed < one_after_the_other * 0.85  # the two hosts were probed in parallel
 
 
 async def test_batch_resolves_each_name_once_and_reports_progress(
