@@ -12,7 +12,7 @@ are translated at one seam, :meth:`Resolver._query`, most specific first:
 
 - ``NXDOMAIN``                   -> ``dns-nxdomain``
 - ``NoAnswer``                   -> an empty answer (never raised: ``raise_on_no_answer=False``)
-- ``Timeout`` (``LifetimeTimeout``) -> ``dns-timeout``
+- ``Timeout`` (``LifetimeTimeout``), our own deadline -> ``dns-timeout``
 - ``NoNameservers`` with SERVFAIL -> ``dns-servfail`` (otherwise ``dns-error``)
 - any other ``DNSException``, ``OSError`` -> ``dns-error``
 
@@ -204,12 +204,14 @@ class Resolver:
             return None, Reason(Code.INVALID_DOMAIN, f"{name!r} is not a DNS name: {exc}")
         async with self._limit:
             try:
-                answer = await self._resolver.resolve(
-                    qname, rdtype, raise_on_no_answer=False, search=False
-                )
+                # dnspython may overrun its lifetime by a back-off sleep; we do not.
+                async with asyncio.timeout(self._resolver.lifetime):
+                    answer = await self._resolver.resolve(
+                        qname, rdtype, raise_on_no_answer=False, search=False
+                    )
             except dns.resolver.NXDOMAIN:
                 return None, Reason(Code.DNS_NXDOMAIN, f"{name} does not exist (NXDOMAIN)")
-            except dns.exception.Timeout:
+            except (dns.exception.Timeout, TimeoutError):
                 return None, Reason(
                     Code.DNS_TIMEOUT,
                     f"no DNS answer for {name} {kind} within {self._resolver.lifetime:g} s",
