@@ -29,6 +29,9 @@ Lookups:
   A missing name or type is simply no records (``error`` is ``None``); only a
   failure to get an answer is an error.
 
+Nothing is cached here: the caller resolves each name once per run and keeps
+the answer (SPEC.md "Safety of the probe").
+
 Parallelism: one :class:`Resolver` lets at most ``max_parallel`` (default 32)
 queries be in flight at once, whatever number of probes share it; A and AAAA of
 one name run together. 32 queries at a 50 ms round trip is ~600 queries a second,
