@@ -102,6 +102,9 @@ class _Session:
                 await self.writer.wait_closed()
         except (TimeoutError, OSError, ssl.SSLError):
             self.writer.transport.abort()
+        except BaseException:  # the deadline arrived while closing: drop it, then go on
+            self.writer.transport.abort()
+            raise
 
 
 async def probe_host(
