@@ -121,6 +121,7 @@ class Alert:
     evidence: Mapping[str, Any] = field(default_factory=dict)  # the probe result as JSON
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     change_request_id: str | None = None  # a change request the monitor opened for it
+    message_ref: str | None = None  # what the sink returned for the raised message
 
     @property
     def resolved(self) -> bool:
@@ -147,6 +148,7 @@ class Alert:
             "resolution": self.resolution,
             "evidence": dict(self.evidence),
             "change_request_id": self.change_request_id,
+            "message_ref": self.message_ref,
         }
 
     @classmethod
@@ -171,4 +173,5 @@ class Alert:
             resolution=data.get("resolution"),
             evidence=dict(data.get("evidence") or {}),
             change_request_id=data.get("change_request_id"),
+            message_ref=data.get("message_ref"),
         )
