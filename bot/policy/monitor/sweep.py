@@ -1,0 +1,172 @@
+"""One sweep: add new items, claim what is due, probe it, record it, deliver the alerts.
+
+``sweep(engine=…, prober=…, sink=…, clock=…, config=…)`` is what ``tlsbot monitor
+--once`` runs and what the worker loop repeats. Items are claimed in batches of
+the probe's concurrency limit and probed together; the prober applies its own
+global and per-destination limits inside. A probe that crashes (a bug) releases
+its lease and is logged; the item is due again at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bot.config import Settings
+from bot.policy.db import new_session
+from bot.policy.monitor.alerts import Alert, SubjectKind, Thresholds, Watched
+from bot.policy.monitor.clock import Clock
+from bot.policy.monitor.delivery import deliver
+from bot.policy.monitor.machine import Outcome
+from bot.policy.monitor.schedule import period_of
+from bot.policy.monitor.sink import AlertSink
+from bot.policy.monitor.store import Claimed, claim, record_check, release, sync_items
+from bot.probe.model import TargetResult
+
+log = logging.getLogger("tlsbot.monitor")
+
+
+class Probe(Protocol):
+    """What the monitor needs of ``bot.probe.prober.Prober``."""
+
+    async def probe_domain(self, domain: str) -> TargetResult: ...
+
+    async def probe_route(self, route: str) -> TargetResult: ...
+
+
+# Called after a check is stored, in a fresh session, for each alert raised; the
+# monitor uses it to open the change requests it proposes (observe → enforce).
+AfterRaise = Callable[[Session, Alert, Watched], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorConfig:
+    period: timedelta = timedelta(hours=24)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    lease: timedelta = timedelta(minutes=5)
+    batch: int = 50
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MonitorConfig:
+        probe = settings.probe
+        return cls(
+            period=period_of(settings.revalidate_hours),
+            thresholds=Thresholds(
+                expiry_warn_days=settings.expiry_warn_days,
+                relaxed_remind_days=min(settings.expiry_warn_days, settings.relaxed_days),
+                observe_days=settings.observe_days,
+            ),
+            # a domain's hosts are probed concurrently, each within the deadline;
+            # DNS and MTA-STS come first. Generous, so a slow check keeps its lease.
+            lease=timedelta(seconds=max(120.0, 6 * probe.timeout + 2 * probe.dns_timeout)),
+            batch=probe.concurrency,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    checked: int = 0
+    raised: tuple[Alert, ...] = ()
+    resolved: tuple[Alert, ...] = ()
+    failed: int = 0
+    delivered: int = 0
+
+
+def new_owner() -> str:
+    """A lease owner tag unique to this sweep: host, process, random."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+async def check(prober: Probe, watched: Watched) -> TargetResult:
+    if watched.kind is SubjectKind.ROUTE:
+        return await prober.probe_route(watched.name)
+    return await prober.probe_domain(watched.name)
+
+
+async def sweep(
+    *,
+    engine: Engine,
+    prober: Probe,
+    sink: AlertSink,
+    clock: Clock,
+    config: MonitorConfig,
+    everything: bool = False,
+    after_raise: AfterRaise | None = None,
+) -> SweepReport:
+    """Check what is due (``everything``: all items not yet checked in this sweep)."""
+    owner = new_owner()
+    started = clock()
+    with new_session(engine) as session:
+        closed = sync_items(session=session, now=started, period=config.period)
+    checked, failed = 0, 0
+    raised: list[Alert] = []
+    resolved: list[Alert] = list(closed)
+    while True:
+        with new_session(engine) as session:
+            batch = claim(
+                session=session,
+                now=clock(),
+                owner=owner,
+                lease=config.lease,
+                limit=config.batch,
+                everything_before=started if everything else None,
+            )
+        if not batch:
+            break
+        results = await asyncio.gather(
+            *(check(prober, c.watched) for c in batch), return_exceptions=True
+        )
+        for claimed, result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result
+                failed += 1
+                log.error("probe of %s failed", claimed.watched.name, exc_info=result)
+                with new_session(engine) as session:
+                    release(session=session, item_id=claimed.item_id, owner=owner)
+                continue
+            outcome = _store(engine, claimed, owner, result, clock, config)
+            if outcome is None:
+                continue
+            checked += 1
+            raised.extend(outcome.raised)
+            resolved.extend(outcome.resolved)
+            if after_raise is not None:
+                for alert in outcome.raised:
+                    with new_session(engine) as session:
+                        await after_raise(session, alert, claimed.watched)
+    delivered = await deliver(engine=engine, sink=sink, clock=clock)
+    return SweepReport(checked, tuple(raised), tuple(resolved), failed, delivered)
+
+
+def _store(
+    engine: Engine,
+    claimed: Claimed,
+    owner: str,
+    result: TargetResult,
+    clock: Clock,
+    config: MonitorConfig,
+) -> Outcome | None:
+    with new_session(engine) as session:
+        return record_check(
+            session=session,
+            claimed=claimed,
+            owner=owner,
+            result=result,
+            now=clock(),
+            period=config.period,
+            thresholds=config.thresholds,
+        )
+
+
+__all__ = ["MonitorConfig", "Probe", "SweepReport", "check", "sweep"]
