@@ -21,6 +21,7 @@ class ScriptedProber:
         self.calls[domain] += 1
         return self.results[domain]
 
-    async def probe_route(self, route: str) -> TargetResult:
+    async def probe_route(self, host: str, port: int | None = None) -> TargetResult:
+        route = f"{host}:{port}"
         self.calls[route] += 1
         return self.results[route]

@@ -145,4 +145,6 @@ def seconds_until_due(engine: Engine, clock: Clock, poll: float) -> float:
 
 def default_after_raise(settings: Settings) -> AfterRaise | None:
     """Open the change requests the monitor proposes itself (observe → enforce)."""
-    return None
+    from bot.policy.monitor.actions import proposal_hook
+
+    return proposal_hook(settings)

@@ -32,6 +32,7 @@ from bot.policy.monitor.schedule import period_of
 from bot.policy.monitor.sink import AlertSink
 from bot.policy.monitor.store import Claimed, claim, record_check, release, sync_items
 from bot.probe.model import TargetResult
+from bot.probe.names import parse_route
 
 log = logging.getLogger("tlsbot.monitor")
 
@@ -41,7 +42,7 @@ class Probe(Protocol):
 
     async def probe_domain(self, domain: str) -> TargetResult: ...
 
-    async def probe_route(self, route: str) -> TargetResult: ...
+    async def probe_route(self, host: str, port: int | None = None) -> TargetResult: ...
 
 
 # Called after a check is stored, in a fresh session, for each alert raised; the
@@ -89,7 +90,8 @@ def new_owner() -> str:
 
 async def check(prober: Probe, watched: Watched) -> TargetResult:
     if watched.kind is SubjectKind.ROUTE:
-        return await prober.probe_route(watched.name)
+        host, port = parse_route(watched.name)
+        return await prober.probe_route(host, port)
     return await prober.probe_domain(watched.name)
 
 
