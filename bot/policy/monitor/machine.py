@@ -62,7 +62,7 @@ def evaluate(
             still_open[condition] = alert
         elif new is None:
             if old is not None:
-                resolved.append(old.resolve(now, recovery(condition, w, result)))
+                resolved.append(old.resolve(now, recovery(condition, w, result, old)))
         elif old is not None:  # unknown: keep what was open
             still_open[condition] = old
     next_state = WatchState(
@@ -97,11 +97,13 @@ def _alert(w: Watched, f: Finding, now: datetime, evidence: Mapping[str, Any]) -
     )
 
 
-def recovery(condition: Condition, w: Watched, result: TargetResult) -> str:
+def recovery(condition: Condition, w: Watched, result: TargetResult, old: Alert) -> str:
     """The follow-up sentence when a condition no longer holds."""
     verdict = result.verdict
     match condition:
         case Condition.LEVEL_DROP | Condition.ROUTE_DEGRADED:
+            if not old.fingerprint.startswith(f"{w.level.value}->"):
+                return f"Resolved: the policy for {w.name} is now {w.level.label}."
             return f"Recovered: {w.name} validates as {verdict.label} again."
         case Condition.UNREACHABLE:
             return f"Recovered: {w.name} could be tested again ({verdict.label})."
