@@ -77,29 +77,33 @@ def test_claim_takes_due_unleased_items_once(session: Session) -> None:
     assert len(again) == 6
 
 
-async def test_sweep_checks_each_item_once_per_period(engine: Engine, session: Session) -> None:
+async def test_a_worker_sweeping_every_half_hour_checks_each_item_once_per_period(
+    engine: Engine, session: Session
+) -> None:
     for i in range(5):
         add_policy(session, f"s{i}.test")
     prober = ScriptedProber({f"s{i}.test": strict(f"s{i}.test") for i in range(5)})
     clock, sink = ManualClock(T0), RecordingSink()
     first = await sweep(engine=engine, prober=prober, sink=sink, clock=clock, config=CONFIG)
     assert first.checked == 0  # nothing due yet: the slots are spread over the next 24 h
-    clock.advance(hours=24)
-    report = await sweep(engine=engine, prober=prober, sink=sink, clock=clock, config=CONFIG)
-    assert report.checked == 5
-    assert set(prober.calls.values()) == {1}
-    clock.advance(hours=1)
-    again = await sweep(engine=engine, prober=prober, sink=sink, clock=clock, config=CONFIG)
-    assert again.checked == 0
+    for day in (1, 2):
+        for _ in range(48):
+            clock.advance(minutes=30)
+            await sweep(engine=engine, prober=prober, sink=sink, clock=clock, config=CONFIG)
+        assert set(prober.calls.values()) == {day}
     everything = await sweep(
         engine=engine, prober=prober, sink=sink, clock=clock, config=CONFIG, everything=True
     )
     assert everything.checked == 5
-    assert set(prober.calls.values()) == {2}
-    assert session.exec(select(func.count()).select_from(Validation)).one() == 10
+    assert set(prober.calls.values()) == {3}
+    assert session.exec(select(func.count()).select_from(Validation)).one() == 15
     history = session.exec(select(Validation).where(col(Validation.domain) == "s0.test")).all()
-    assert [v.actor_name for v in history] == ["tlsbot monitor", "tlsbot monitor"]
+    assert [v.actor_name for v in history] == ["tlsbot monitor"] * 3
     assert history[0].result["verdict"] == "strict"
+    # a check moves the item to its next slot, one period on
+    item = session.exec(select(MonitorItem).where(col(MonitorItem.name) == "s0.test")).one()
+    assert item.last_checked_at is not None
+    assert timedelta(0) < item.next_check_at - item.last_checked_at <= 24 * HOUR
 
 
 async def test_alert_raised_once_delivered_once_and_resolved_once(
