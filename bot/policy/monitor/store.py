@@ -17,10 +17,11 @@ transaction, and only if the caller still holds the lease.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, update
+from sqlalchemy import ColumnElement, and_, delete, or_, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -130,21 +131,20 @@ def claim(
     owner: str,
     lease: timedelta,
     limit: int,
-    everything_before: datetime | None = None,
+    everything: bool = False,
+    exclude: Collection[int] = (),
 ) -> list[Claimed]:
     """Lease up to ``limit`` due items for ``owner`` (see the module docstring).
 
-    ``everything_before`` (``--all``): every item not checked since that moment is
-    due, whatever its ``next_check_at``.
+    ``everything`` (``--all``): every item is due, whatever its ``next_check_at``,
+    except those in ``exclude`` (the ones this sweep already took).
     """
     free = or_(col(MonitorItem.lease_until).is_(None), col(MonitorItem.lease_until) <= now)
-    if everything_before is None:
-        due = col(MonitorItem.next_check_at) <= now
+    due: ColumnElement[bool]
+    if everything:
+        due = col(MonitorItem.id).not_in(list(exclude)) if exclude else true()
     else:
-        due = or_(
-            col(MonitorItem.last_checked_at).is_(None),
-            col(MonitorItem.last_checked_at) < everything_before,
-        )
+        due = col(MonitorItem.next_check_at) <= now
     ids = session.exec(
         select(MonitorItem.id)
         .where(and_(due, free))
@@ -176,12 +176,13 @@ def claim(
     return claimed
 
 
-def release(*, session: Session, item_id: int, owner: str) -> None:
-    """Give a lease back without recording (the check could not run)."""
+def release(*, session: Session, item_id: int, owner: str, retry_at: datetime) -> None:
+    """Give a lease back without recording (the check crashed): nobody claims it before
+    ``retry_at``, so a probe that keeps crashing cannot spin a sweep."""
     session.execute(
         update(MonitorItem)
         .where(col(MonitorItem.id) == item_id, col(MonitorItem.lease_owner) == owner)
-        .values(lease_until=None, lease_owner=None)
+        .values(lease_until=retry_at, lease_owner=None)
     )
     session.commit()
 

@@ -3,8 +3,8 @@
 ``sweep(engine=…, prober=…, sink=…, clock=…, config=…)`` is what ``tlsbot monitor
 --once`` runs and what the worker loop repeats. Items are claimed in batches of
 the probe's concurrency limit and probed together; the prober applies its own
-global and per-destination limits inside. A probe that crashes (a bug) releases
-its lease and is logged; the item is due again at once.
+global and per-destination limits inside. A probe that crashes (a bug) is logged
+and its item is left alone for ``RETRY_AFTER_CRASH`` (at most one period).
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ from bot.probe.model import TargetResult
 from bot.probe.names import parse_route
 
 log = logging.getLogger("tlsbot.monitor")
+
+RETRY_AFTER_CRASH = timedelta(minutes=10)
 
 
 class Probe(Protocol):
@@ -111,6 +113,7 @@ async def sweep(
     with new_session(engine) as session:
         closed = sync_items(session=session, now=started, period=config.period)
     checked, failed = 0, 0
+    taken: set[int] = set()
     raised: list[Alert] = []
     resolved: list[Alert] = list(closed)
     while True:
@@ -121,10 +124,12 @@ async def sweep(
                 owner=owner,
                 lease=config.lease,
                 limit=config.batch,
-                everything_before=started if everything else None,
+                everything=everything,
+                exclude=taken,
             )
         if not batch:
             break
+        taken.update(c.item_id for c in batch)
         results = await asyncio.gather(
             *(check(prober, c.watched) for c in batch), return_exceptions=True
         )
@@ -135,7 +140,10 @@ async def sweep(
                 failed += 1
                 log.error("probe of %s failed", claimed.watched.name, exc_info=result)
                 with new_session(engine) as session:
-                    release(session=session, item_id=claimed.item_id, owner=owner)
+                    retry_at = clock() + min(config.period, RETRY_AFTER_CRASH)
+                    release(
+                        session=session, item_id=claimed.item_id, owner=owner, retry_at=retry_at
+                    )
                 continue
             outcome = _store(engine, claimed, owner, result, clock, config)
             if outcome is None:
