@@ -219,6 +219,10 @@ class Resolver:
                     return None, Reason(
                         Code.DNS_SERVFAIL, f"the DNS server failed on {name} {kind} (SERVFAIL)"
                     )
+                if "REFUSED" in str(exc):
+                    return None, Reason(
+                        Code.DNS_ERROR, f"the DNS server refused to answer {name} {kind} (REFUSED)"
+                    )
                 return None, Reason(Code.DNS_ERROR, f"DNS lookup of {name} {kind} failed: {exc}")
             except dns.exception.DNSException as exc:
                 return None, Reason(Code.DNS_ERROR, f"DNS lookup of {name} {kind} failed: {exc}")

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import socket
 import ssl
 import time
@@ -41,28 +40,18 @@ from bot.probe.model import Code, HostResult, Reason
 from bot.probe.settings import ProbeSettings
 from bot.probe.smtp import (
     READ_SIZE,
-    Capabilities,
+    Close,
+    Dialogue,
     Reply,
     ReplyParser,
+    Send,
     SmtpProtocolError,
-    ehlo,
-    mail_from_null,
-    quit_,
-    rcpt_to,
-    starttls,
+    StartTls,
+    Step,
 )
 from bot.probe.tls import Negotiated, TlsContexts, is_aes256, negotiated
 
 QUIT_WAIT = 2.0  # seconds to wait for the answer to QUIT
-
-
-class Stage(enum.StrEnum):
-    CONNECT = "connecting"
-    GREETING = "waiting for the greeting"
-    EHLO = "after EHLO"
-    STARTTLS = "after STARTTLS"
-    HANDSHAKE = "during the TLS handshake"
-    TLS_DIALOGUE = "inside TLS"
 
 
 class ProbeError(Exception):
@@ -97,7 +86,7 @@ class ProtocolViolation(ProbeError):
 
 
 @contextlib.contextmanager
-def _seam(stage: Stage, where: str) -> Iterator[None]:
+def _seam(stage: Step, where: str) -> Iterator[None]:
     """The one place where low-level errors become :class:`ProbeError` values."""
     try:
         yield
@@ -106,7 +95,7 @@ def _seam(stage: Stage, where: str) -> Iterator[None]:
     except SmtpProtocolError as exc:
         raise ProtocolViolation(f"{where} does not speak SMTP: {exc}") from exc
     except ssl.SSLError as exc:
-        if stage is Stage.HANDSHAKE:
+        if stage is Step.HANDSHAKE:
             raise HandshakeFailed(_ssl_text(exc)) from exc
         raise ConnectionLost(f"TLS error {stage.value} with {where}: {_ssl_text(exc)}") from exc
     except ConnectionRefusedError as exc:
@@ -115,9 +104,9 @@ def _seam(stage: Stage, where: str) -> Iterator[None]:
         raise ConnectTimeout(f"connecting to {where} timed out") from exc
     except (OSError, EOFError) as exc:
         text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or "closed"
-        if stage is Stage.CONNECT:
+        if stage is Step.CONNECT:
             raise ConnectFailed(f"cannot connect to {where}: {text}") from exc
-        if stage is Stage.HANDSHAKE:
+        if stage is Step.HANDSHAKE:
             raise HandshakeFailed(f"the connection was closed ({text})") from exc
         raise ConnectionLost(f"{where} closed the connection {stage.value} ({text})") from exc
 
@@ -131,7 +120,7 @@ class _Recorder:
     """Facts as they are learnt; frozen into :class:`ProbeFacts` at the end."""
 
     facts: ProbeFacts = field(default_factory=ProbeFacts)
-    stage: Stage = Stage.CONNECT
+    stage: Step = Step.CONNECT
     connections: int = 0
 
     def learn(self, **changes: object) -> None:
@@ -150,7 +139,7 @@ class _Session:
         self.parser = ReplyParser()
         self.queue: list[Reply] = []
 
-    async def reply(self, stage: Stage) -> Reply:
+    async def reply(self, stage: Step) -> Reply:
         while not self.queue:
             with _seam(stage, self.where):
                 data = await self.reader.read(READ_SIZE)
@@ -159,11 +148,10 @@ class _Session:
                 self.queue += self.parser.feed(data)
         return self.queue.pop(0)
 
-    async def ask(self, line: bytes, stage: Stage) -> Reply:
+    async def send(self, line: bytes, stage: Step) -> None:
         with _seam(stage, self.where):
             self.writer.write(line)
             await self.writer.drain()
-        return await self.reply(stage)
 
     async def close(self) -> None:
         task = asyncio.current_task()
@@ -285,10 +273,10 @@ class _Run:
     async def _attempt(self, ctx: ssl.SSLContext, *, primary: bool) -> Negotiated | None:
         """One connection up to and through the TLS handshake; None if it did not get there."""
         rec = self.rec
-        rec.stage = Stage.CONNECT
+        rec.stage = Step.CONNECT
         rec.connections += 1
         try:
-            with _seam(Stage.CONNECT, self.where):
+            with _seam(Step.CONNECT, self.where):
                 reader, writer = await asyncio.open_connection(
                     self.address, self.port, limit=READ_SIZE * 4, flags=socket.AI_NUMERICHOST
                 )
@@ -311,39 +299,70 @@ class _Run:
     async def _dialogue(
         self, session: _Session, ctx: ssl.SSLContext, *, primary: bool
     ) -> Negotiated | None:
+        """Drive :class:`Dialogue` over the connection; the TLS facts once the handshake is done."""
+        dialogue = Dialogue(self.settings.ehlo_name, self.email if primary else None)
+        result: Negotiated | None = None
+        try:
+            while dialogue.step is not Step.DONE:
+                step = self.rec.stage = dialogue.step
+                if step is Step.QUIT:
+                    await self._goodbye(session)
+                    break
+                action = dialogue.receive(await session.reply(step))
+                self._learn(dialogue, step, primary=primary)
+                if isinstance(action, StartTls):
+                    if session.queue or session.parser.pending:
+                        raise ProtocolViolation(f"{self.where} sent data after its STARTTLS reply")
+                    result = await self._handshake(session, ctx, primary=primary)
+                    action = dialogue.tls_established()
+                if isinstance(action, Close):
+                    break
+                if isinstance(action, Send):
+                    await session.send(action.data, dialogue.step)
+        except ProbeError:
+            if result is None:  # includes every HandshakeFailed: result comes from the handshake
+                raise
+            # the TLS facts are known; a server that misbehaves afterwards changes nothing
+        return result
+
+    def _learn(self, dialogue: Dialogue, step: Step, *, primary: bool) -> None:
+        """Turn what the last reply showed into facts."""
         rec = self.rec
-        rec.stage = Stage.GREETING
-        greeting = await session.reply(Stage.GREETING)
-        if greeting.code != 220:
-            rec.stop(Reason(Code.SMTP_GREETING_ERROR, f"{self.where} greeted with {greeting}"))
-            return None
-        rec.learn(reached=True)
-        rec.stage = Stage.EHLO
-        hello = await session.ask(ehlo(self.settings.ehlo_name), Stage.EHLO)
-        if not hello.positive:
-            rec.stop(Reason(Code.SMTP_REPLY_ERROR, f"{self.where} answered EHLO with {hello}"))
-            return None
-        offered = Capabilities.from_reply(hello).starttls
-        if primary:
-            rec.learn(starttls_offered=offered)
-        if not offered:
-            await self._quit(session)
-            return None
-        rec.stage = Stage.STARTTLS
-        answer = await session.ask(starttls(), Stage.STARTTLS)
-        if answer.code != 220:
-            if primary and (answer.transient or answer.permanent):
-                rec.learn(starttls_reply=answer.code, starttls_text=answer.text[:200])
+        if step is Step.GREETING and dialogue.refusal is None:
+            rec.learn(reached=True)
+        if dialogue.refusal is not None and dialogue.refusal[0] is step:
+            reply = dialogue.refusal[1]
+            if step is Step.GREETING:
+                rec.stop(Reason(Code.SMTP_GREETING_ERROR, f"{self.where} greeted with {reply}"))
+            elif step is Step.STARTTLS and primary and (reply.transient or reply.permanent):
+                rec.learn(starttls_reply=reply.code, starttls_text=reply.text[:200])
             else:
+                verb = "STARTTLS" if step is Step.STARTTLS else "EHLO"
                 rec.stop(
-                    Reason(Code.SMTP_REPLY_ERROR, f"{self.where} answered STARTTLS with {answer}")
+                    Reason(Code.SMTP_REPLY_ERROR, f"{self.where} answered {verb} with {reply}")
                 )
-            await self._quit(session)
-            return None
-        if session.queue or session.parser.pending:
-            raise ProtocolViolation(f"{self.where} sent data after its STARTTLS reply")
-        rec.stage = Stage.HANDSHAKE
-        with _seam(Stage.HANDSHAKE, self.where):
+        elif step is Step.EHLO:
+            if primary:
+                rec.learn(starttls_offered=dialogue.starttls_offered)
+            elif not dialogue.starttls_offered:
+                rec.stop(
+                    Reason(
+                        Code.SMTP_PROTOCOL_ERROR,
+                        f"{self.where} no longer offered STARTTLS on a second connection",
+                    )
+                )
+        elif step is Step.RCPT and self.email:
+            rec.learn(
+                recipient=self.email,
+                recipient_accepted=dialogue.recipient_accepted,
+                recipient_reply=str(dialogue.rcpt_reply),
+            )
+
+    async def _handshake(
+        self, session: _Session, ctx: ssl.SSLContext, *, primary: bool
+    ) -> Negotiated:
+        self.rec.stage = Step.HANDSHAKE
+        with _seam(Step.HANDSHAKE, self.where):
             await session.writer.start_tls(ctx, server_hostname=self.sni)
         ssl_object = session.writer.get_extra_info("ssl_object")
         if ssl_object is None:
@@ -351,39 +370,16 @@ class _Run:
         result = negotiated(ssl_object)
         if primary:
             report = analyse_chain(result.chain, self.host, self.trust)
-            rec.learn(
+            self.rec.learn(
                 tls_version=result.version,
                 cipher=result.cipher,
                 certificate=report.info,
                 certificate_problems=report.problems,
             )
-        rec.stage = Stage.TLS_DIALOGUE
-        # the TLS facts are known; a server that misbehaves afterwards changes nothing
-        with contextlib.suppress(ProbeError):
-            await self._inside_tls(session, primary=primary)
         return result
 
-    async def _inside_tls(self, session: _Session, *, primary: bool) -> None:
-        hello = await session.ask(ehlo(self.settings.ehlo_name), Stage.TLS_DIALOGUE)
-        if primary and self.email and hello.positive:
-            try:
-                rcpt_line = rcpt_to(self.email)
-            except ValueError:
-                rcpt_line = b""  # an SMTPUTF8 address: not asked
-            if rcpt_line:
-                mail = await session.ask(mail_from_null(), Stage.TLS_DIALOGUE)
-                if mail.positive:
-                    rcpt = await session.ask(rcpt_line, Stage.TLS_DIALOGUE)
-                    accepted = True if rcpt.positive else (False if rcpt.permanent else None)
-                    self.rec.learn(
-                        recipient=self.email,
-                        recipient_accepted=accepted,
-                        recipient_reply=str(rcpt),
-                    )
-        await self._quit(session)
-
-    async def _quit(self, session: _Session) -> None:
-        """Say goodbye, but wait no more than ``QUIT_WAIT`` for the answer."""
+    async def _goodbye(self, session: _Session) -> None:
+        """Wait for the answer to QUIT, but no more than ``QUIT_WAIT``."""
         with contextlib.suppress(ProbeError, TimeoutError):
             async with asyncio.timeout(QUIT_WAIT):
-                await session.ask(quit_(), self.rec.stage)
+                await session.reply(Step.QUIT)

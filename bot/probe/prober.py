@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from bot.probe.certs import TrustStore
 from bot.probe.dns import AddressResult, MxResult, Resolver
+from bot.probe.extras import gather_extras
 from bot.probe.guard import DEFAULT_ALLOW_VARIABLE, ROUTE_ALLOW_VARIABLE, Network, vet_address
 from bot.probe.host import probe_host
 from bot.probe.limits import Limits
@@ -59,8 +60,11 @@ Progress = Callable[[int, int, TargetResult], None]
 
 
 class Prober:
-    def __init__(self, settings: ProbeSettings, *, trust: TrustStore | None = None) -> None:
+    def __init__(
+        self, settings: ProbeSettings, *, trust: TrustStore | None = None, extras: bool = True
+    ) -> None:
         self.settings = settings
+        self.extras = extras  # False: skip MTA-STS/TLSA/TLS-RPT (re-validation, benchmarks)
         self.trust = trust if trust is not None else TrustStore.load(settings.ca_file)
         self.contexts = TlsContexts.create()
         self.resolver = Resolver(settings)
@@ -129,31 +133,30 @@ class _Batch:
             domain = normalise_domain(text)
         except InvalidName as exc:
             return _refused(shown, kind, Reason(Code.INVALID_DOMAIN, str(exc)))
-        extras_task = asyncio.ensure_future(self._extras(domain))
         mx: MxResult = await self.prober.resolver.mx(domain)
         if mx.error is not None:
-            extras = await extras_task
             return TargetResult(
                 target=shown,
                 kind=kind,
                 domain=domain,
                 verdict=Verdict.UNREACHABLE,
                 reasons=(mx.error,),
-                extras=extras,
                 elapsed_ms=_ms(started),
             )
         port = self.settings.smtp_port
-        groups = await asyncio.gather(
-            *(
-                self._host(
-                    name,
-                    port,
-                    self.settings.allow_networks,
-                    DEFAULT_ALLOW_VARIABLE,
-                    email,
+        # Addresses first: they are on the critical path, the extras' lookups are not, and
+        # they share the resolver's cap on queries in flight.
+        await asyncio.gather(*(self._addresses(name) for name in mx.names))
+        extras, groups = await asyncio.gather(
+            self._extras(domain, mx.names, port),
+            asyncio.gather(
+                *(
+                    self._host(
+                        name, port, self.settings.allow_networks, DEFAULT_ALLOW_VARIABLE, email
+                    )
+                    for name in mx.names
                 )
-                for name in mx.names
-            )
+            ),
         )
         hosts = tuple(h for group in groups for h in group)
         return TargetResult(
@@ -164,7 +167,7 @@ class _Batch:
             hosts=hosts,
             mx=mx.names,
             implicit_mx=mx.implicit,
-            extras=await extras_task,
+            extras=extras,
             elapsed_ms=_ms(started),
         )
 
@@ -222,15 +225,19 @@ class _Batch:
                 )
         return tuple(await asyncio.gather(*probes))
 
+    async def _extras(self, domain: str, mx: Sequence[str], port: int) -> DomainExtras:
+        if not self.prober.extras:
+            return DomainExtras()
+        return await gather_extras(
+            domain, mx, resolver=self.prober.resolver, settings=self.settings, port=port
+        )
+
     async def _addresses(self, name: str) -> AddressResult:
         task = self._lookups.get(name)
         if task is None:
             task = asyncio.ensure_future(self.prober.resolver.addresses(name))
             self._lookups[name] = task
         return await task
-
-    async def _extras(self, domain: str) -> DomainExtras:
-        return DomainExtras()
 
 
 async def _value(result: HostResult) -> HostResult:

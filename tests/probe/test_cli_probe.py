@@ -155,6 +155,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     records["alias.test"] = {"MX": "10 mail.alias.test."}
     records["mail.alias.test"] = {"CNAME": "mx.strict.test."}
     records["nullmx.test"] = {"MX": "0 ."}
+    # extra facts that never change a verdict
+    records["_smtp._tls.strict.test"] = {"TXT": "v=TLSRPTv1; rua=mailto:tls@strict.test"}
+    records[f"_{port}._tcp.mx.strict.test"] = {"TLSA": "3 1 1 " + "ab" * 32}
     with DnsServer(records) as dns, SmtpFleet(servers) as fleet:
         yield World(port, dns, fleet, pki, address_of)
 
@@ -341,3 +344,18 @@ def test_usage_errors_exit_2(
     assert out == ""
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_extra_facts_are_reported_and_change_nothing(
+    batch: tuple[int, dict[str, dict[str, Any]], str], world: World
+) -> None:
+    result = batch[1]["strict.test"]
+    assert result["verdict"] == "strict"
+    extras = result["extras"]
+    assert extras["tls_rpt"] == "v=TLSRPTv1; rua=mailto:tls@strict.test"
+    assert len(extras["tlsa"]) == 1
+    assert extras["tlsa"][0].startswith(f"_{world.port}._tcp.mx.strict.test. 3 1 1 ")
+    assert extras["mta_sts_mode"] is None
+    code, out, _ = run_cli(world, ["probe", "strict.test"])
+    assert code == 0
+    assert "DANE TLSA 1 record(s); TLS-RPT published" in out

@@ -137,10 +137,11 @@ class SmtpServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _reply(self, writer: asyncio.StreamWriter, text: str) -> None:
+    async def _reply(self, writer: asyncio.StreamWriter, *lines: str) -> None:
+        """One reply (of one or more lines), after ``reply_delay``."""
         if self.reply_delay:
             await asyncio.sleep(self.reply_delay)
-        writer.write(text.encode() + b"\r\n")
+        writer.write(b"".join(line.encode() + b"\r\n" for line in lines))
         await writer.drain()
 
     async def _dialogue(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -166,8 +167,7 @@ class SmtpServer:
             await asyncio.sleep(3600)
             return
         else:
-            await self._reply(writer, f"220-{self.name} ESMTP tlsbot test server")
-            await self._reply(writer, "220 no UCE")
+            await self._reply(writer, f"220-{self.name} ESMTP tlsbot test server", "220 no UCE")
         tls = False
         while True:
             line = await reader.readline()
@@ -184,9 +184,13 @@ class SmtpServer:
                 if not tls and b is not Behaviour.NO_STARTTLS:
                     lines.append("STARTTLS")
                 lines.append("8BITMIME")
-                for i, text in enumerate(lines):
-                    sep = " " if i == len(lines) - 1 else "-"
-                    await self._reply(writer, f"250{sep}{text}")
+                await self._reply(
+                    writer,
+                    *(
+                        f"250{' ' if i == len(lines) - 1 else '-'}{text}"
+                        for i, text in enumerate(lines)
+                    ),
+                )
             elif verb == "STARTTLS" and not tls:
                 if b is Behaviour.STARTTLS_454:
                     await self._reply(writer, "454 4.7.0 TLS not available due to local problem")
