@@ -19,7 +19,11 @@ import contextlib
 import signal
 import sys
 
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
 from bot.config import Settings
+from bot.policy.db import open_checked
 from bot.policy.errors import PolicyError
 from bot.policy.monitor.sink import AlertSink, LogSink
 
@@ -54,30 +58,33 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     sink = make_sink(settings, console=args.console)
     try:
-        _check_database(settings)
-        if args.once:
-            return asyncio.run(_once(settings, sink, everything=args.all))
-        asyncio.run(_forever(settings, sink))
+        engine = open_checked(settings.database_url)
     except PolicyError as exc:
         print(f"tlsbot: {exc}", file=sys.stderr)
         return 1
+    except OperationalError as exc:
+        print(f"tlsbot: the database cannot be used: {_first_line(exc)}", file=sys.stderr)
+        return 1
+    try:
+        if args.once:
+            return asyncio.run(_once(settings, sink, engine, everything=args.all))
+        asyncio.run(_forever(settings, sink, engine))
+    except OperationalError as exc:
+        print(f"tlsbot: the database cannot be used: {_first_line(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
     return 0
 
 
-def _check_database(settings: Settings) -> None:
-    from bot.policy.db import check_schema, make_engine
-
-    engine = make_engine(settings.database_url)
-    try:
-        check_schema(engine)
-    finally:
-        engine.dispose()
+def _first_line(exc: OperationalError) -> str:
+    return str(exc.orig or exc).strip().splitlines()[0]
 
 
-async def _once(settings: Settings, sink: AlertSink, *, everything: bool) -> int:
+async def _once(settings: Settings, sink: AlertSink, engine: Engine, *, everything: bool) -> int:
     from bot.policy.monitor.runner import run_once
 
-    report = await run_once(settings, sink=sink, everything=everything)
+    report = await run_once(settings, sink=sink, engine=engine, everything=everything)
     print(
         f"checked {report.checked}, raised {len(report.raised)}, "
         f"resolved {len(report.resolved)}, delivered {report.delivered}"
@@ -86,7 +93,7 @@ async def _once(settings: Settings, sink: AlertSink, *, everything: bool) -> int
     return 1 if report.failed else 0
 
 
-async def _forever(settings: Settings, sink: AlertSink) -> None:
+async def _forever(settings: Settings, sink: AlertSink, engine: Engine) -> None:
     from bot.policy.monitor.runner import run_monitor
 
     stop = asyncio.Event()
@@ -95,4 +102,4 @@ async def _forever(settings: Settings, sink: AlertSink) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     print("tlsbot monitor: running; Ctrl-C to stop", file=sys.stderr)
-    await run_monitor(settings, sink=sink, stop_event=stop)
+    await run_monitor(settings, sink=sink, stop_event=stop, engine=engine)

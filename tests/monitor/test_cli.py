@@ -50,6 +50,13 @@ pytestmark = pytest.mark.timeout(60)
             "tlsbot supports sqlite and postgresql",
             id="unsupported-database",
         ),
+        pytest.param(
+            ["--once"],
+            {"DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/test"},
+            1,
+            "cannot open the database",
+            id="database-down",
+        ),
     ],
 )
 def test_bad_input_is_one_line(

@@ -275,8 +275,9 @@ def _relaxed_lapsing(w: Watched, result: TargetResult, now: datetime, t: Thresho
             f"The relaxed policy for {w.name} lapsed on {until:%Y-%m-%d}.",
             _impact(
                 w,
-                "a lapsed relaxed policy is no longer published: mail goes back to "
-                "opportunistic TLS (it may travel unencrypted). Renew it (Relax) or upgrade.",
+                "nothing changes by itself: the policy stays published as Relaxed Encryption "
+                "Mode (encrypted, certificate not checked), but nobody has re-decided it. "
+                "Renew it (Relax), upgrade it, or suspend it.",
             ),
             (),
             actions,
@@ -291,9 +292,9 @@ def _relaxed_lapsing(w: Watched, result: TargetResult, now: datetime, t: Thresho
         f"on {until:%Y-%m-%d}.",
         _impact(
             w,
-            "when it lapses the policy is no longer published and mail goes back to "
-            "opportunistic TLS. Renew it (Relax), or upgrade to strict if the partner "
-            "fixed their certificate.",
+            "mail keeps flowing encrypted (certificate not checked); when the period ends "
+            "the policy stays as it is and this alert escalates. Renew it (Relax), or "
+            "upgrade to strict if the partner fixed their certificate.",
         ),
         (),
         actions,
