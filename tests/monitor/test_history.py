@@ -43,6 +43,7 @@ def test_status_lists_checks_level_changes_and_certificates(session: Session) ->
 
     assert status.domain == "partner.test"
     assert status.level == "strict"
+    assert status.relaxed_until is None
     assert [c.verdict for c in status.checks] == [Verdict.STRICT, Verdict.RELAXED, Verdict.RELAXED]
     assert status.checks[0].at == T0 + 4 * DAY
     assert status.checks[1].reason == "the certificate is self-signed"
@@ -74,7 +75,7 @@ async def test_at_risk_first_orders_by_open_alert_then_verdict(
     for name in ("aaa.test", "bbb.test", "ccc.test", "ddd.test"):
         add_policy(session, name, [f"mx1.{name}"])
     add_route(session, "in.company.test", 25)
-    add_policy(session, "eee.test", [], level="relaxed")
+    eee = add_policy(session, "eee.test", [], level="relaxed")
     prober = ScriptedProber(
         {
             "aaa.test": result("aaa.test", host("mx1.aaa.test", Verdict.STRICT, now=T0)),
@@ -114,3 +115,6 @@ async def test_at_risk_first_orders_by_open_alert_then_verdict(
     status = domain_status(session=session, domain="bbb.test", now=T0)
     assert [a.condition for a in status.open_alerts] == ["level-drop"]
     assert status.last_checked_at == T0
+    relaxed = domain_status(session=session, domain="eee.test", now=T0, relaxed_days=30)
+    assert relaxed.level == "relaxed"
+    assert relaxed.relaxed_until == eee.created_at + timedelta(days=30)

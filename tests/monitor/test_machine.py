@@ -255,3 +255,14 @@ def test_close_all_resolves_everything_open() -> None:
 def test_alert_round_trips_through_json() -> None:
     alert = run(STRICT, [(T0, bad(Verdict.RELAXED))])[0].raised[0]
     assert Alert.from_dict(alert.to_dict()) == alert
+
+
+def test_a_relaxed_policy_without_an_end_date_lapses_relaxed_days_after_admission() -> None:
+    w = Watched(SubjectKind.POLICY, "p7", "partner.test", Verdict.RELAXED, created_at=T0)
+    limits = Thresholds(relaxed_days=30, relaxed_remind_days=14)
+    relaxed = bad(Verdict.RELAXED)
+    quiet = evaluate(w, WatchState(), relaxed, T0 + 15 * DAY, limits)
+    assert quiet.raised == ()
+    reminded = evaluate(w, quiet.state, relaxed, T0 + 17 * DAY, limits)
+    assert conditions(reminded.raised) == [Condition.RELAXED_LAPSING]
+    assert reminded.raised[0].fingerprint == f"lapsing:{(T0 + 30 * DAY).isoformat()}"

@@ -12,7 +12,7 @@ import enum
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.probe.model import Verdict
@@ -82,6 +82,16 @@ class Watched:
     def key(self) -> str:
         return f"{self.kind.value}:{self.id}"
 
+    def relaxed_end(self, relaxed_days: int) -> datetime | None:
+        """When a relaxed policy lapses: ``relaxed_until``, else admission + ``relaxed_days``."""
+        if self.level is not Verdict.RELAXED:
+            return None
+        if self.relaxed_until is not None:
+            return self.relaxed_until
+        if self.created_at is not None:
+            return self.created_at + timedelta(days=relaxed_days)
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class WatchState:
@@ -97,6 +107,7 @@ class WatchState:
 class Thresholds:
     expiry_warn_days: int = 14
     relaxed_remind_days: int = 14
+    relaxed_days: int = 90  # a relaxed policy without an end date ends this long after admission
     observe_days: int = 7
     unreachable_checks: int = 2
 

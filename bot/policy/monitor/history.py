@@ -16,6 +16,7 @@ from bot.policy.models import DomainPolicy, Validation
 from bot.policy.monitor.alerts import Severity, SubjectKind
 from bot.policy.monitor.clock import as_utc
 from bot.policy.monitor.models import MonitorAlert, MonitorItem
+from bot.policy.monitor.store import watched_policy
 from bot.policy.types import RecordStatus
 from bot.probe.model import Verdict
 from bot.probe.names import InvalidName, normalise_domain
@@ -75,8 +76,14 @@ class DomainStatus:
     open_alerts: tuple[OpenAlert, ...]
 
 
-def domain_status(*, session: Session, domain: str, now: datetime, limit: int = 10) -> DomainStatus:
-    """Last checks, level changes, certificate expiry and open alerts of ``domain``."""
+def domain_status(
+    *, session: Session, domain: str, now: datetime, limit: int = 10, relaxed_days: int = 90
+) -> DomainStatus:
+    """Last checks, level changes, certificate expiry and open alerts of ``domain``.
+
+    ``relaxed_until`` is when a relaxed policy lapses (its end date, else admission
+    plus ``relaxed_days``, i.e. TLSBOT_RELAXED_DAYS).
+    """
     try:
         name = normalise_domain(domain)
     except InvalidName as exc:
@@ -116,7 +123,7 @@ def domain_status(*, session: Session, domain: str, now: datetime, limit: int = 
         policy_id=policy.id if policy else None,
         level=policy.level if policy else None,
         mode=policy.mode if policy else None,
-        relaxed_until=policy.relaxed_until if policy else None,
+        relaxed_until=watched_policy(policy).relaxed_end(relaxed_days) if policy else None,
         mx_hosts=tuple(policy.mx_hosts) if policy else (),
         last_checked_at=item.last_checked_at if item else None,
         next_check_at=item.next_check_at if item else None,

@@ -261,9 +261,10 @@ def _mx_not_covered(w: Watched, result: TargetResult) -> Found:
 
 
 def _relaxed_lapsing(w: Watched, result: TargetResult, now: datetime, t: Thresholds) -> Found:
-    if w.level is not Verdict.RELAXED or w.relaxed_until is None:
+    end = w.relaxed_end(t.relaxed_days)
+    if end is None:
         return None
-    until = as_utc(w.relaxed_until)
+    until = as_utc(end)
     actions: tuple[ActionId, ...] = (ActionId.RELAX, ActionId.RECHECK, ActionId.SUSPEND)
     if result.verdict is Verdict.STRICT:
         actions = (ActionId.UPGRADE, *actions)

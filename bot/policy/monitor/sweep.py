@@ -67,6 +67,7 @@ class MonitorConfig:
             thresholds=Thresholds(
                 expiry_warn_days=settings.expiry_warn_days,
                 relaxed_remind_days=min(settings.expiry_warn_days, settings.relaxed_days),
+                relaxed_days=settings.relaxed_days,
                 observe_days=settings.observe_days,
             ),
             # a domain's hosts are probed concurrently, each within the deadline;
