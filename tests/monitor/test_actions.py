@@ -10,13 +10,16 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from bot.config import Settings
 from bot.policy.approvals import Outcome, approve
 from bot.policy.errors import InvalidInput, InvalidState, NotFound
 from bot.policy.models import ChangeRequest, DomainPolicy
-from bot.policy.monitor.actions import recheck, request_change
+from bot.policy.monitor.actions import perform, recheck, request_change
 from bot.policy.monitor.alerts import ActionId, Condition, SubjectKind
 from bot.policy.monitor.models import MonitorItem
+from bot.policy.monitor.sink import RecordingSink
 from bot.policy.types import RecordStatus
+from bot.probe.model import Verdict
 from tests.monitor.harness import (
     ANN,
     BO,
@@ -26,6 +29,8 @@ from tests.monitor.harness import (
     raised,
     resolved,
 )
+from tests.monitor.results import host, result
+from tests.monitor.scripted import ScriptedProber
 from tests.monitor.world import MonitorWorld
 from tests.support.certs import CertCase, Pki
 from tests.support.smtp_server import Behaviour
@@ -237,3 +242,48 @@ def test_a_removed_policy_has_no_buttons_left(session: Session) -> None:
     monitor = Monitor(engine=None, prober=None)  # type: ignore[arg-type]
     with pytest.raises(NotFound):
         click(monitor, session, ActionId.RELAX, policy.id)
+
+
+async def test_perform_handles_a_click_end_to_end(engine: Engine, session: Session) -> None:
+    policy = add_policy(session, "click.test", ["mx1.click.test"])
+    bad = result("click.test", host("mx1.click.test", Verdict.RELAXED))
+    monitor = Monitor(engine, ScriptedProber({"click.test": bad}))
+    common = {
+        "engine": engine,
+        "prober": monitor.prober,
+        "sink": monitor.sink,
+        "settings": monitor.settings,
+        "user": ANN,
+        "clock": monitor.clock,
+    }
+    checked = await perform(action="monitor_recheck", value=str(policy.id), **common)
+    assert checked.text == "Re-checked click.test: Relaxed Encryption Mode. 1 alert(s) still open."
+    assert [a.condition for a in monitor.sink.sent] == [Condition.LEVEL_DROP]
+    relaxed = await perform(action="monitor_relax", value=str(policy.id), **common)
+    assert relaxed.request_id is not None
+    assert relaxed.text.startswith(f"Change request #{relaxed.request_id} opened: Relax click.test")
+    with pytest.raises(InvalidState, match=f"#{relaxed.request_id} for click.test is already"):
+        await perform(action="monitor_suspend", value=str(policy.id), **common)
+
+
+@pytest.mark.parametrize(
+    ("action", "value", "match"),
+    [
+        pytest.param("monitor_explode", "1", "not one of tlsbot's", id="unknown-action"),
+        pytest.param("monitor_relax", "abc", "not one of tlsbot's", id="bad-value"),
+        pytest.param("monitor_relax", "route:1", "can only be re-checked", id="route-relax"),
+    ],
+)
+async def test_perform_refuses_stale_or_forged_clicks(
+    engine: Engine, action: str, value: str, match: str
+) -> None:
+    with pytest.raises(InvalidInput, match=match):
+        await perform(
+            engine=engine,
+            prober=ScriptedProber(),
+            sink=RecordingSink(),
+            settings=Settings(),
+            action=action,
+            value=value,
+            user=ANN,
+        )

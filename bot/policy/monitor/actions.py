@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.policy.requests import Rules, propose
-from bot.policy.validations import evidence
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -35,14 +33,18 @@ from bot.policy.db import new_session
 from bot.policy.errors import InvalidInput, InvalidState, NotFound, PolicyError
 from bot.policy.models import ChangeRequest, DomainPolicy, Validation
 from bot.policy.monitor.alerts import ActionId, Alert, Condition, SubjectKind, Watched
-from bot.policy.monitor.clock import Clock, utc_now
+from bot.policy.monitor.clock import Clock, as_utc, utc_now
 from bot.policy.monitor.delivery import deliver
 from bot.policy.monitor.machine import Outcome
 from bot.policy.monitor.models import MonitorItem
 from bot.policy.monitor.sink import AlertSink
 from bot.policy.monitor.store import Claimed, load_watched, record_check, set_change_request
 from bot.policy.monitor.sweep import AfterRaise, MonitorConfig, Probe, check, new_owner
+from bot.policy.monitor.values import parse_action_value
+from bot.policy.queries import pending_subjects
+from bot.policy.requests import Rules, propose
 from bot.policy.types import SYSTEM, Actor, PolicyLevel, PolicyMode, RecordStatus
+from bot.policy.validations import evidence
 from bot.probe.model import TargetResult
 
 log = logging.getLogger("tlsbot.monitor")
@@ -86,6 +88,13 @@ def request_change(
     policy = session.get(DomainPolicy, policy_id)
     if policy is None or policy.status != RecordStatus.ACTIVE:
         raise NotFound("That TLS policy no longer exists.")
+    waiting = pending_subjects(session=session).get(policy.domain)
+    if waiting is not None:
+        pending = session.get(ChangeRequest, waiting)
+        if pending is not None and as_utc(pending.expires_at) > now:
+            raise InvalidState(
+                f"Change request #{waiting} for {policy.domain} is already waiting for approval."
+            )
     validation = latest_validation(session, policy)
     changes = _changes(action, policy, validation, settings, now)
     item: dict[str, Any] = {
@@ -215,6 +224,68 @@ def _lease_now(
     session.add(item)
     session.commit()
     return item.id
+
+
+@dataclass(frozen=True, slots=True)
+class ActionDone:
+    """What a button click did, for the Slack layer to show."""
+
+    text: str  # one sentence for the person who clicked
+    request_id: int | None = None  # the change request opened, if any
+    recheck: Recheck | None = None
+
+
+async def perform(
+    *,
+    engine: Engine,
+    prober: Probe,
+    sink: AlertSink,
+    settings: Settings,
+    action: str,
+    value: str,
+    user: Actor,
+    clock: Clock = utc_now,
+) -> ActionDone:
+    """Handle one alert button: ``action`` is its action id, ``value`` its value.
+
+    Errors a person can cause (a stale button, a policy removed meanwhile, a request
+    already pending) are :class:`~bot.policy.errors.PolicyError` with one sentence.
+    """
+    try:
+        chosen = ActionId(action)
+        kind, subject_id = parse_action_value(value)
+    except ValueError:
+        raise InvalidInput("That button is not one of tlsbot's monitoring buttons.") from None
+    if chosen is ActionId.RECHECK:
+        done = await recheck(
+            engine=engine,
+            prober=prober,
+            sink=sink,
+            kind=kind,
+            subject_id=subject_id,
+            config=MonitorConfig.from_settings(settings),
+            clock=clock,
+        )
+        still = len(done.outcome.state.open) if done.outcome else 0
+        text = f"Re-checked {done.result.target}: {done.result.verdict.label}." + (
+            f" {still} alert(s) still open." if still else " No alert is open."
+        )
+        return ActionDone(text, recheck=done)
+    if kind is not SubjectKind.POLICY:
+        raise InvalidInput("An inbound route can only be re-checked from an alert.")
+    with new_session(engine) as session:
+        request = request_change(
+            session=session,
+            action=chosen,
+            policy_id=subject_id,
+            requester=user,
+            settings=settings,
+            now=clock(),
+        )
+    return ActionDone(
+        f"Change request #{request.id} opened: {request.note} It needs an approver's confirmation.",
+        request_id=request.id,
+    )
 
 
 def proposal_hook(settings: Settings) -> AfterRaise:
