@@ -16,7 +16,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import Engine
@@ -111,42 +111,34 @@ async def sweep(
     """Check what is due (``everything``: all items not yet checked in this sweep)."""
     owner = new_owner()
     started = clock()
-    with new_session(engine) as session:
-        closed = sync_items(session=session, now=started, period=config.period)
+    # The database work runs in a worker thread, so that a sweep inside ``serve``
+    # never holds the event loop (Slack must be answered within 3 s).
+    closed = await asyncio.to_thread(_sync, engine, started, config)
     checked, failed = 0, 0
     taken: set[int] = set()
     raised: list[Alert] = []
     resolved: list[Alert] = list(closed)
     while True:
-        with new_session(engine) as session:
-            batch = claim(
-                session=session,
-                now=clock(),
-                owner=owner,
-                lease=config.lease,
-                limit=config.batch,
-                everything=everything,
-                exclude=taken,
-            )
+        batch = await asyncio.to_thread(_claim, engine, clock, owner, config, everything, taken)
         if not batch:
             break
         taken.update(c.item_id for c in batch)
         results = await asyncio.gather(
             *(check(prober, c.watched) for c in batch), return_exceptions=True
         )
+        done: list[tuple[Claimed, TargetResult]] = []
         for claimed, result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
                 if not isinstance(result, Exception):
                     raise result
                 failed += 1
                 log.error("probe of %s failed", claimed.watched.name, exc_info=result)
-                with new_session(engine) as session:
-                    retry_at = clock() + min(config.period, RETRY_AFTER_CRASH)
-                    release(
-                        session=session, item_id=claimed.item_id, owner=owner, retry_at=retry_at
-                    )
+                retry_at = clock() + min(config.period, RETRY_AFTER_CRASH)
+                await asyncio.to_thread(_release, engine, claimed, owner, retry_at)
                 continue
-            outcome = _store(engine, claimed, owner, result, clock, config)
+            done.append((claimed, result))
+        stored = await asyncio.to_thread(_store_all, engine, done, owner, clock, config)
+        for (claimed, _), outcome in zip(done, stored, strict=True):
             if outcome is None:
                 continue
             checked += 1
@@ -158,6 +150,46 @@ async def sweep(
                         await after_raise(session, alert, claimed.watched)
     delivered = await deliver(engine=engine, sink=sink, clock=clock)
     return SweepReport(checked, tuple(raised), tuple(resolved), failed, delivered)
+
+
+def _sync(engine: Engine, now: datetime, config: MonitorConfig) -> list[Alert]:
+    with new_session(engine) as session:
+        return sync_items(session=session, now=now, period=config.period)
+
+
+def _claim(
+    engine: Engine,
+    clock: Clock,
+    owner: str,
+    config: MonitorConfig,
+    everything: bool,
+    taken: set[int],
+) -> list[Claimed]:
+    with new_session(engine) as session:
+        return claim(
+            session=session,
+            now=clock(),
+            owner=owner,
+            lease=config.lease,
+            limit=config.batch,
+            everything=everything,
+            exclude=set(taken),
+        )
+
+
+def _release(engine: Engine, claimed: Claimed, owner: str, retry_at: datetime) -> None:
+    with new_session(engine) as session:
+        release(session=session, item_id=claimed.item_id, owner=owner, retry_at=retry_at)
+
+
+def _store_all(
+    engine: Engine,
+    done: list[tuple[Claimed, TargetResult]],
+    owner: str,
+    clock: Clock,
+    config: MonitorConfig,
+) -> list[Outcome | None]:
+    return [_store(engine, claimed, owner, result, clock, config) for claimed, result in done]
 
 
 def _store(
