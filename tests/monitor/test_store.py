@@ -9,11 +9,11 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from bot.policy.models import DomainPolicy, InboundRoute, Validation
-from bot.policy.monitor.alerts import Condition, Thresholds
+from bot.policy.monitor.alerts import Alert, Condition, Thresholds
 from bot.policy.monitor.clock import ManualClock
 from bot.policy.monitor.models import MonitorAlert, MonitorItem
 from bot.policy.monitor.sink import RecordingSink
-from bot.policy.monitor.store import claim, sync_items
+from bot.policy.monitor.store import MAX_ATTEMPTS, claim, sync_items
 from bot.policy.monitor.sweep import MonitorConfig, sweep
 from bot.policy.types import RecordStatus
 from bot.probe.model import TargetKind, Verdict
@@ -136,13 +136,18 @@ async def test_alert_raised_once_delivered_once_and_resolved_once(
 
 
 class FlakySink(RecordingSink):
-    def __init__(self) -> None:
+    """Down until told otherwise; refuses (forever) the alerts of ``refused`` subjects."""
+
+    def __init__(self, refused: str = "") -> None:
         super().__init__()
         self.down = True
+        self.refused = refused
 
-    async def send(self, alert):  # type: ignore[no-untyped-def]
+    async def send(self, alert: Alert) -> str | None:
         if self.down:
             raise ConnectionError("slack is down")
+        if alert.subject_name == self.refused:
+            raise ValueError("invalid_blocks")
         return await super().send(alert)
 
 
@@ -164,6 +169,42 @@ async def test_an_alert_the_sink_could_not_take_is_delivered_on_the_next_sweep(
     second = await sweep(engine=engine, prober=prober, sink=sink, clock=clock, config=CONFIG)
     assert second.checked == 0
     assert [a.subject_name for a in sink.sent] == ["flaky.test"]
+    row = session.exec(select(MonitorAlert)).one()
+    session.refresh(row)
+    assert row.attempts == 0  # reset once delivered
+    assert row.last_error is None
+
+
+async def test_an_alert_refused_five_times_is_given_up_and_blocks_nothing(
+    engine: Engine, session: Session
+) -> None:
+    add_policy(session, "poison.test")
+    prober = ScriptedProber(
+        {"poison.test": result("poison.test", host("mx1.poison.test", Verdict.UNSUPPORTED))}
+    )
+    clock, sink = ManualClock(T0), FlakySink(refused="poison.test")
+    sink.down = False
+    for attempt in range(MAX_ATTEMPTS + 1):  # the last sweep no longer tries it
+        await sweep(
+            engine=engine,
+            prober=prober,
+            sink=sink,
+            clock=clock,
+            config=CONFIG,
+            everything=not attempt,
+        )
+    poison = session.exec(select(MonitorAlert)).one()
+    session.refresh(poison)
+    assert poison.attempts == MAX_ATTEMPTS
+    assert poison.last_error == "ValueError: invalid_blocks"
+    assert poison.sent_at is None
+    # a later alert of another domain still goes out
+    add_policy(session, "later.test")
+    prober.results["later.test"] = result("later.test", host("mx1.later.test", Verdict.UNSUPPORTED))
+    await sweep(
+        engine=engine, prober=prober, sink=sink, clock=clock, config=CONFIG, everything=True
+    )
+    assert [a.subject_name for a in sink.sent] == ["later.test"]
 
 
 async def test_removing_a_policy_clears_its_alerts_with_a_follow_up(

@@ -7,7 +7,9 @@ next due (``next_check_at``), the lease of the replica checking it now
 alert raised, open until ``resolved_at`` is set; a partial unique index keeps
 at most one open alert per item and condition, whatever replicas do.
 Delivery is tracked per alert (``sent_at``, ``resolve_sent_at``) so an alert
-whose message failed is delivered on the next sweep.
+whose message failed is delivered on the next sweep; ``attempts`` and
+``last_error`` record failures, and an alert the sink refused five times in a
+row is given up (logged) so that it cannot block the ones behind it.
 """
 
 from __future__ import annotations
@@ -78,3 +80,5 @@ class MonitorAlert(SQLModel, table=True):
     message_ref: str | None = Field(default=None, max_length=100)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     resolve_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = Field(default=0)  # failed deliveries in a row; given up at MAX_ATTEMPTS
+    last_error: str | None = Field(default=None, max_length=500)

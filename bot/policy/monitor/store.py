@@ -322,6 +322,9 @@ def set_change_request(*, session: Session, alert_id: str, request_id: int) -> N
     session.add(row)
 
 
+MAX_ATTEMPTS = 5
+
+
 def next_undelivered(session: Session) -> MonitorAlert | None:
     """One alert whose message or follow-up is not delivered yet, locked (others skip it)."""
     return session.exec(
@@ -336,7 +339,20 @@ def next_undelivered(session: Session) -> MonitorAlert | None:
                 ),
             )
         )
-        .order_by(col(MonitorAlert.raised_at))
+        .where(col(MonitorAlert.attempts) < MAX_ATTEMPTS)
+        .order_by(col(MonitorAlert.attempts), col(MonitorAlert.raised_at))
         .limit(1)
         .with_for_update(skip_locked=True)
     ).first()
+
+
+def delivery_failed(*, session: Session, alert_id: str, error: str) -> int:
+    """Count a failed delivery; returns the attempts so far."""
+    row = session.get(MonitorAlert, alert_id)
+    if row is None:
+        return 0
+    row.attempts += 1
+    row.last_error = error[:500]
+    session.add(row)
+    session.commit()
+    return row.attempts

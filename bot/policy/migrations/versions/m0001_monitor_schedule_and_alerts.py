@@ -2,7 +2,7 @@
 
 Revision ID: m0001
 Revises: 0001
-Create Date: 2026-11-29 20:14:46.006586
+Create Date: 2026-11-29 20:35:23.464789
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ def upgrade() -> None:
         sa.Column("message_ref", sa.String(length=100), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resolve_sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
         sa.ForeignKeyConstraint(
             ["change_request_id"],
             ["change_request.id"],
