@@ -19,6 +19,7 @@ clean for TLSBOT_OBSERVE_DAYS (:func:`proposal_hook`).
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 from dataclasses import dataclass
@@ -38,7 +39,13 @@ from bot.policy.monitor.delivery import deliver
 from bot.policy.monitor.machine import Outcome
 from bot.policy.monitor.models import MonitorItem
 from bot.policy.monitor.sink import AlertSink
-from bot.policy.monitor.store import Claimed, load_watched, record_check, set_change_request
+from bot.policy.monitor.store import (
+    Claimed,
+    load_watched,
+    record_check,
+    set_change_request,
+    sync_items,
+)
 from bot.policy.monitor.sweep import AfterRaise, MonitorConfig, Probe, check, new_owner
 from bot.policy.monitor.values import parse_action_value
 from bot.policy.queries import pending_subjects
@@ -184,31 +191,56 @@ async def recheck(
 ) -> Recheck:
     """Re-check one policy or route now (the *Re-check now* button), whatever its schedule."""
     owner = new_owner()
+    # database work in a thread: this runs inside serve's event loop
+    watched, item_id = await asyncio.to_thread(
+        _watch_now, engine, kind, subject_id, owner, clock(), config
+    )
+    result = await check(prober, watched)
+    outcome = await asyncio.to_thread(
+        _record_now, engine, Claimed(item_id, watched), owner, result, clock(), config
+    )
+    await deliver(engine=engine, sink=sink, clock=clock)
+    return Recheck(result, outcome)
+
+
+def _watch_now(
+    engine: Engine,
+    kind: SubjectKind,
+    subject_id: int,
+    owner: str,
+    now: datetime,
+    config: MonitorConfig,
+) -> tuple[Watched, int]:
     with new_session(engine) as session:
         watched = load_watched(session, kind, subject_id)
         if watched is None:
             raise NotFound(f"That {kind.value} no longer exists.")
-        item_id = _lease_now(session, watched, owner, clock(), config)
-    result = await check(prober, watched)
+        return watched, _lease_now(session, watched, owner, now, config)
+
+
+def _record_now(
+    engine: Engine,
+    claimed: Claimed,
+    owner: str,
+    result: TargetResult,
+    now: datetime,
+    config: MonitorConfig,
+) -> Outcome | None:
     with new_session(engine) as session:
-        outcome = record_check(
+        return record_check(
             session=session,
-            claimed=Claimed(item_id, watched),
+            claimed=claimed,
             owner=owner,
             result=result,
-            now=clock(),
+            now=now,
             period=config.period,
             thresholds=config.thresholds,
         )
-    await deliver(engine=engine, sink=sink, clock=clock)
-    return Recheck(result, outcome)
 
 
 def _lease_now(
     session: Session, watched: Watched, owner: str, now: datetime, config: MonitorConfig
 ) -> int:
-    from bot.policy.monitor.store import sync_items
-
     sync_items(session=session, now=now, period=config.period)
     item = session.exec(
         select(MonitorItem)
@@ -273,19 +305,32 @@ async def perform(
         return ActionDone(text, recheck=done)
     if kind is not SubjectKind.POLICY:
         raise InvalidInput("An inbound route can only be re-checked from an alert.")
-    with new_session(engine) as session:
-        request = request_change(
-            session=session,
-            action=chosen,
-            policy_id=subject_id,
-            requester=user,
-            settings=settings,
-            now=clock(),
-        )
+    request = await asyncio.to_thread(
+        _request_now, engine, chosen, subject_id, user, settings, clock()
+    )
     return ActionDone(
         f"Change request #{request.id} opened: {request.note} It needs an approver's confirmation.",
         request_id=request.id,
     )
+
+
+def _request_now(
+    engine: Engine,
+    action: ActionId,
+    policy_id: int,
+    user: Actor,
+    settings: Settings,
+    now: datetime,
+) -> ChangeRequest:
+    with new_session(engine) as session:
+        return request_change(
+            session=session,
+            action=action,
+            policy_id=policy_id,
+            requester=user,
+            settings=settings,
+            now=now,
+        )
 
 
 def proposal_hook(settings: Settings) -> AfterRaise:
