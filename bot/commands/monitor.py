@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 
@@ -96,6 +97,7 @@ async def _once(settings: Settings, sink: AlertSink, engine: Engine, *, everythi
 async def _forever(settings: Settings, sink: AlertSink, engine: Engine) -> None:
     from bot.policy.monitor.runner import run_monitor
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

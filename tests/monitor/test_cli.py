@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +27,7 @@ from bot.probe.model import TargetResult, Verdict
 from tests.monitor.harness import add_policy
 from tests.monitor.results import host, result
 from tests.monitor.scripted import ScriptedProber
-from tests.monitor.test_replicas import database_url
+from tests.monitor.test_replicas import ROOT, database_url
 from tests.support.certs import CertCase, Pki
 from tests.support.db import TestDatabase
 from tests.support.dns_server import DnsServer
@@ -188,3 +191,30 @@ async def test_run_monitor_works_in_the_background_until_stopped(
     assert boom.lease_owner is None
     assert boom.checks == 0
     assert boom.lease_until == clock() + timedelta(minutes=10)
+
+
+@pytest.mark.db
+def test_the_worker_runs_until_sigterm(database: TestDatabase, engine: Engine) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TLSBOT_", "SLACK_")) and k != "DATABASE_URL"
+    }
+    env.update(DATABASE_URL=database_url(database), TLSBOT_EHLO_NAME="probe.example.test")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bot", "monitor"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert worker.stderr is not None
+        assert "running" in worker.stderr.readline()
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=20)
+    finally:
+        worker.kill()
+    assert worker.returncode == 0, err
+    assert "Traceback" not in err

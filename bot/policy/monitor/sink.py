@@ -45,19 +45,19 @@ def describe_recovery(alert: Alert) -> str:
 
 
 class LogSink:
-    """Writes alerts to a text stream (stdout by default) and to the log."""
+    """Writes alerts to a text stream (stdout by default)."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
 
     async def send(self, alert: Alert) -> str | None:
         text = describe(alert)
-        log.warning("alert %s %s %s", alert.condition.value, alert.subject_name, alert.summary)
+        log.debug("alert %s %s", alert.condition.value, alert.subject_name)
         print(text, file=self.stream or sys.stdout, flush=True)
         return None
 
     async def resolve(self, alert: Alert) -> None:
-        log.info("resolved %s %s", alert.condition.value, alert.subject_name)
+        log.debug("resolved %s %s", alert.condition.value, alert.subject_name)
         print(describe_recovery(alert), file=self.stream or sys.stdout, flush=True)
 
 
