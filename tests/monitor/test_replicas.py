@@ -95,7 +95,7 @@ def test_two_monitor_processes_check_each_due_item_once(
             TLSBOT_CA_FILE=str(monitor_pki.ca_file),
             TLSBOT_PROBE_ALLOW_NETWORKS="127.0.0.0/8",
             TLSBOT_PROBE_TIMEOUT="5",
-            TLSBOT_PROBE_CONCURRENCY="4",
+            TLSBOT_PROBE_CONCURRENCY="2",
             TLSBOT_EHLO_NAME="probe.example.test",
         )
         workers = [spawn(env), spawn(env)]
