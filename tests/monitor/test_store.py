@@ -223,7 +223,7 @@ async def test_removing_a_policy_clears_its_alerts_with_a_follow_up(
     session.commit()
     report = await sweep(engine=engine, prober=prober, sink=sink, clock=clock, config=CONFIG)
     assert len(report.resolved) == 1
-    assert "no longer monitored" in (sink.resolved[0].resolution or "")
+    assert sink.resolved[0].resolution == "gone.test was removed; it is no longer monitored."
     assert session.exec(select(MonitorItem)).all() == []
 
 

@@ -115,7 +115,7 @@ def sync_items(*, session: Session, now: datetime, period: timedelta) -> list[Al
                 session.add(item)
             continue
         state = load_state(session, item)
-        reason = f"{item.name} is no longer monitored (removed or suspended)."
+        reason = f"{item.name} was removed; it is no longer monitored."
         outcome = close_all(state, now, reason)
         _write_alerts(session, outcome, validation_id=None)
         closed.extend(outcome.resolved)
@@ -221,7 +221,7 @@ def alert_of(row: MonitorAlert) -> Alert:
 def record_validation(*, session: Session, result: TargetResult, now: datetime) -> Validation:
     """Append one probe result to the validation history (actor: the monitor)."""
     validation = Validation(
-        target=result.target,
+        target=result.target[:1000],
         kind=result.kind.value,
         domain=result.domain,
         verdict=result.verdict.value,
