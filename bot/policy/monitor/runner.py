@@ -1,13 +1,21 @@
 """Running the monitor: one sweep (``--once``), or a loop until told to stop.
 
-For the Slack ``serve`` process::
+For the Slack ``serve`` process (sharing its engine, prober and Web API client)::
 
     stop = asyncio.Event()
     task = asyncio.create_task(
-        run_monitor(settings, sink=SlackAlertSink.from_settings(settings), stop_event=stop)
+        run_monitor(
+            settings,
+            sink=SlackAlertSink(app.client, settings.alerts_to),
+            stop_event=stop,
+            engine=store.engine,
+            prober=prober,
+        )
     )
     ...                 # on shutdown:
     stop.set(); await task
+
+Without ``engine`` / ``prober`` it makes (and closes) its own.
 
 ``run_monitor`` never raises on a failed sweep (database away, a bug in a probe):
 it logs and tries again after ``poll`` seconds, so it cannot take ``serve`` down.

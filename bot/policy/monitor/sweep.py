@@ -210,6 +210,3 @@ def _store(
             period=config.period,
             thresholds=config.thresholds,
         )
-
-
-__all__ = ["MonitorConfig", "Probe", "SweepReport", "check", "sweep"]
