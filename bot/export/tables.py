@@ -1,0 +1,164 @@
+"""From published policies to Postfix table entries: pure functions.
+
+Outbound (``smtp_tls_policy_maps``, looked up by next-hop domain):
+
+* ``strict``  → ``secure match=<mx1>:<mx2> protocols=>=TLSv1.2 ciphers=high``
+* ``relaxed`` → ``encrypt protocols=>=TLSv1.2 ciphers=high``
+
+Inbound (an access table consulted by ``check_sender_access``, looked up by the
+envelope sender's domain): every domain with Secure Receipt →
+``reject_plaintext_session``.
+
+Nothing read from the store is trusted. Each domain must already be in the normal
+form of :func:`bot.probe.names.normalise_domain` and each MX name must be a
+strictly LDH host name; anything else is dropped and reported as a
+:class:`Rejection`, never written. Since a surviving name contains only
+``[a-z0-9.-]``, no value can add a line, a whitespace- or comma-separated
+option, a ``:``-separated match pattern or a second entry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from bot.export.model import Level, MapName, PublishedPolicy
+from bot.probe.names import InvalidName, normalise_domain
+
+PROTOCOLS = "protocols=>=TLSv1.2"
+CIPHERS = "ciphers=high"
+INBOUND_ACTION = "reject_plaintext_session"
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_LDH_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})+\Z")
+_MAX_HOST = 253
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A value from the store that was not published, and why."""
+
+    domain: str
+    field: str  # "domain", "mx_hosts", "level", "duplicate"
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        shown = f"{_show(self.domain)}: {self.field} {_show(self.value)}"
+        return f"{shown} not published: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Both tables, key → value, plus what was dropped on the way."""
+
+    tls_policy: Mapping[str, str] = field(default_factory=dict)
+    tls_inbound: Mapping[str, str] = field(default_factory=dict)
+    rejected: tuple[Rejection, ...] = ()
+
+    def table(self, name: MapName) -> Mapping[str, str]:
+        return self.tls_policy if name is MapName.TLS_POLICY else self.tls_inbound
+
+
+def check_domain(value: object) -> str:
+    """The domain if it is already normalised; :class:`InvalidName` otherwise."""
+    if not isinstance(value, str):
+        raise InvalidName(f"not a string ({type(value).__name__})")
+    if normalise_domain(value) != value:
+        raise InvalidName("not in normal form (lower case A-labels, no trailing dot)")
+    return value
+
+
+def check_mx_host(value: object) -> str:
+    """The MX name if it is a lower-case LDH host name; :class:`InvalidName` otherwise."""
+    if not isinstance(value, str):
+        raise InvalidName(f"not a string ({type(value).__name__})")
+    if len(value) > _MAX_HOST or not _LDH_HOST.match(value):
+        raise InvalidName("not a lower-case LDH host name of two labels or more")
+    return value
+
+
+def build_tables(policies: Iterable[PublishedPolicy]) -> Tables:
+    """Map the policies to both tables, keeping only values that validate."""
+    outbound: dict[str, str] = {}
+    inbound: dict[str, str] = {}
+    rejected: list[Rejection] = []
+    seen: dict[str, Level] = {}
+    for policy in policies:
+        shown = policy.domain if isinstance(policy.domain, str) else repr(policy.domain)
+        try:
+            domain = check_domain(policy.domain)
+        except InvalidName as exc:
+            rejected.append(Rejection(shown, "domain", shown, str(exc)))
+            continue
+        try:
+            level = Level(policy.level)
+        except ValueError:
+            rejected.append(Rejection(domain, "level", str(policy.level), "unknown level"))
+            continue
+        if domain in seen:
+            rejected.append(
+                Rejection(domain, "duplicate", str(level), "domain listed twice; stricter kept")
+            )
+            if seen[domain] is Level.STRICT or level is Level.RELAXED:
+                continue
+        seen[domain] = level
+        if policy.delivery:
+            hosts, bad = _valid_hosts(domain, policy.mx_hosts)
+            rejected.extend(bad)
+            if level is Level.STRICT and not hosts and policy.mx_hosts:
+                rejected.append(
+                    Rejection(
+                        domain,
+                        "mx_hosts",
+                        "",
+                        "no valid MX name left; published as secure without match "
+                        "(Postfix's default: the next-hop domain), which fails closed",
+                    )
+                )
+            outbound[domain] = outbound_value(level, hosts)
+        else:
+            outbound.pop(domain, None)
+        if policy.receipt:
+            inbound[domain] = INBOUND_ACTION
+        else:
+            inbound.pop(domain, None)
+    return Tables(
+        tls_policy=dict(sorted(outbound.items())),
+        tls_inbound=dict(sorted(inbound.items())),
+        rejected=tuple(rejected),
+    )
+
+
+def outbound_value(level: Level, mx_hosts: tuple[str, ...] = ()) -> str:
+    """The ``smtp_tls_policy_maps`` value for a level and its validated MX names."""
+    if level is Level.RELAXED:
+        return f"encrypt {PROTOCOLS} {CIPHERS}"
+    match = f" match={':'.join(mx_hosts)}" if mx_hosts else ""
+    return f"secure{match} {PROTOCOLS} {CIPHERS}"
+
+
+def render(entries: Mapping[str, str], header: Iterable[str] = ()) -> str:
+    """A Postfix table source file: ``#`` header lines, then ``key<TAB>value`` sorted."""
+    lines = [f"# {' '.join(line.split())}" for line in header]
+    lines += [f"{key}\t{entries[key]}" for key in sorted(entries)]
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _valid_hosts(domain: str, values: Iterable[object]) -> tuple[tuple[str, ...], list[Rejection]]:
+    hosts: list[str] = []
+    bad: list[Rejection] = []
+    for value in values:
+        try:
+            host = check_mx_host(value)
+        except InvalidName as exc:
+            bad.append(Rejection(domain, "mx_hosts", str(value), str(exc)))
+            continue
+        if host not in hosts:
+            hosts.append(host)
+    return tuple(sorted(hosts)), bad
+
+
+def _show(text: str) -> str:
+    return repr(text if len(text) <= 80 else text[:77] + "...")
