@@ -27,6 +27,8 @@ from bot.export.tables import Tables
 
 log = logging.getLogger(__name__)
 
+DEFAULT_PORT = 8460
+DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 MAX_REPLY = 100_000
 NOTFOUND = encode(b"NOTFOUND ")
 _MAPS = {m.value.encode(): m for m in MapName}
