@@ -51,7 +51,7 @@ def export_postfix(
         source_seq, source_hash = audit_head(session)
         tables = build_tables(load_published(session))
         bodies = {name: render(tables.table(name)) for name in MapName}
-        sha = {name.value: hashlib.sha256(body.encode()).hexdigest() for name, body in bodies.items()}
+        sha = {name.value: hashlib.sha256(b.encode()).hexdigest() for name, b in bodies.items()}
         event = audit.append(
             session=session,
             actor=actor,

@@ -30,11 +30,11 @@ def load_published(session: Session) -> list[PublishedPolicy]:
     """Every active policy in enforce mode, as stored (not yet validated)."""
     query = (
         select(
-            DomainPolicy.domain,
-            DomainPolicy.level,
-            DomainPolicy.mx_hosts,
-            DomainPolicy.secure_delivery,
-            DomainPolicy.secure_receipt,
+            col(DomainPolicy.domain),
+            col(DomainPolicy.level),
+            col(DomainPolicy.mx_hosts),
+            col(DomainPolicy.secure_delivery),
+            col(DomainPolicy.secure_receipt),
         )
         .where(col(DomainPolicy.status) == RecordStatus.ACTIVE)
         .where(col(DomainPolicy.mode) == PolicyMode.ENFORCE)
@@ -54,7 +54,9 @@ def load_published(session: Session) -> list[PublishedPolicy]:
 
 def audit_head(session: Session) -> tuple[int, str]:
     """The newest audit event's sequence number and hash (0 and zeros when empty)."""
-    row = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
+    row = session.execute(
+        select(col(AuditHead.seq), col(AuditHead.hash)).where(col(AuditHead.id) == 1)
+    ).first()
     return (0, "0" * 64) if row is None else (int(row[0]), str(row[1]))
 
 
@@ -62,7 +64,7 @@ def store_version(session: Session) -> Hashable:
     """A value that changes whenever the published policy may have changed."""
     seq, _ = audit_head(session)
     count, newest = session.execute(
-        select(func.count(), func.max(DomainPolicy.updated_at)).select_from(DomainPolicy)
+        select(func.count(), func.max(col(DomainPolicy.updated_at))).select_from(DomainPolicy)
     ).one()
     return (seq, int(count), str(newest))
 

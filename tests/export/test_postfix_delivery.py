@@ -106,9 +106,8 @@ def store(engine: Engine) -> Engine:
     with Session(engine) as session:
         for p in PARTNERS:
             if p.policy:
-                session.add(
-                    DomainPolicy(domain=p.domain, level=p.policy, mx_hosts=list(p.validated_mx or (p.mx,)))
-                )
+                mx = list(p.validated_mx or (p.mx,))
+                session.add(DomainPolicy(domain=p.domain, level=p.policy, mx_hosts=mx))
         session.add(DomainPolicy(domain="observed.test", level="strict", mode="observe"))
         session.commit()
     return engine
