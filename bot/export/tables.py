@@ -46,7 +46,7 @@ class Rejection:
 
     def __str__(self) -> str:
         shown = f"{_show(self.domain)}: {self.field} {_show(self.value)}"
-        return f"{shown} not published: {self.reason}"
+        return f"{shown}: {self.reason}"
 
 
 @dataclass(frozen=True)
