@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.export.model import MapName
@@ -56,13 +57,33 @@ def answer(tables: Tables | None, request: bytes) -> bytes:
         text = key.decode("ascii").lower()
     except UnicodeDecodeError:
         return NOTFOUND
-    value = tables.table(table_name).get(text)
+    table = tables.table(table_name)
+    value = table.get(text)
+    if value is None and table_name is MapName.TLS_INBOUND and "@" in text:
+        value = _access_lookup(table, text)
     if value is None:
         return NOTFOUND
     reply = b"OK " + value.encode("ascii")
     if len(reply) > MAX_REPLY:
         return encode(b"PERM reply longer than 100000 bytes")
     return encode(reply)
+
+
+def _access_lookup(table: Mapping[str, str], address: str) -> str | None:
+    """The rest of access(5)'s search for ``user@domain``, which Postfix leaves to us.
+
+    Postfix treats a socketmap as a pattern table and asks only for the full
+    address; with a hash file it would go on with the domain and its parent
+    domains (``smtpd_access_maps`` is in ``parent_domain_matches_subdomains``).
+    Doing that search here makes the socketmap answer like the file.
+    """
+    domain = address.rpartition("@")[2]
+    while domain:
+        value = table.get(domain)
+        if value is not None:
+            return value
+        domain = domain.partition(".")[2]
+    return None
 
 
 class SocketmapProtocol(asyncio.Protocol):

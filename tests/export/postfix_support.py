@@ -67,19 +67,34 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def postmap_query(key: str, table: str) -> tuple[int, str]:
-    """``postmap -q KEY TABLE``: exit code (0 found, 1 not found) and the value."""
+async def postmap_query(key: str, table: str) -> str | None:
+    """``postmap -q KEY TABLE``: the value, or ``None`` when not found (exit 1)."""
     assert POSTMAP is not None
-    done = subprocess.run(
-        [POSTMAP, "-c", str(_empty_config()), "-q", key, table],
-        capture_output=True,
-        text=True,
-        timeout=20,
-        check=False,
+    proc = await asyncio.create_subprocess_exec(
+        POSTMAP,
+        "-c",
+        str(_empty_config()),
+        "-q",
+        key,
+        table,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
-    if done.returncode not in (0, 1):
-        raise AssertionError(f"postmap -q {key} {table} failed: {done.stderr.strip()}")
-    return done.returncode, done.stdout.rstrip("\n")
+    out, err = await asyncio.wait_for(proc.communicate(), 20)
+    if proc.returncode not in (0, 1) or b"fatal:" in err:  # a query error also exits 1
+        raise AssertionError(f"postmap -q {key!r} {table} failed: {err.decode().strip()}")
+    return out.decode().rstrip("\n") if proc.returncode == 0 else None
+
+
+async def postmap_build(table: str) -> None:
+    """``postmap TYPE:FILE``."""
+    assert POSTMAP is not None
+    proc = await asyncio.create_subprocess_exec(
+        POSTMAP, "-c", str(_empty_config()), table, stderr=subprocess.PIPE
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 20)
+    if proc.returncode != 0:
+        raise AssertionError(f"postmap {table} failed: {err.decode().strip()}")
 
 
 _config_dir: Path | None = None

@@ -8,7 +8,10 @@ delivers exactly as the policy demands.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import smtplib
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,7 @@ from bot.export.snapshot import SnapshotCache
 from bot.export.socketmap import SocketmapServer
 from bot.export.store import DatabaseSource
 from bot.policy.models import DomainPolicy
+from tests.export.helpers import approve_added, approve_removed
 from tests.export.postfix_support import (
     DNS_ADDRESS,
     MailSink,
@@ -148,5 +152,67 @@ async def test_postfix_enforces_the_store_through_the_socketmap(
         assert "Untrusted TLS connection established to mx.relaxed.test" in log
         assert "TLS connection established to mx.nopolicy.test" not in log
         assert socketmap.lookups >= len(PARTNERS)
+    finally:
+        await socketmap.close()
+
+
+def _smtp_dialogue(port: int, sender: str, *, tls: bool, ca: Path) -> tuple[int, bytes]:
+    """MAIL FROM and RCPT TO on the instance's SMTP server; the RCPT reply."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        client.ehlo("partner-mta.test")
+        if tls:
+            context = ssl.create_default_context(cafile=str(ca))
+            context.check_hostname = False  # connected by IP; the chain is still verified
+            client.starttls(context=context)
+            client.ehlo("partner-mta.test")
+        code, _ = client.mail(sender)
+        assert code == 250
+        return client.rcpt("someone@company.test")
+
+
+async def test_postfix_refuses_plaintext_from_a_policy_domain_through_the_socketmap(
+    session: Session, engine: Engine, tmp_path: Path
+) -> None:
+    approve_added(session, "partner.test")
+    pki = Pki.mint(tmp_path / "pki")
+    served = pki.serve(CertCase.TRUSTED, "gateway.tlsbot.test")
+    socketmap = SocketmapServer(SnapshotCache(DatabaseSource(engine), refresh_interval=0.1))
+    await socketmap.start("127.0.0.1", 0)
+    try:
+        resolv = tmp_path / "resolv.conf"
+        resolv.write_text(f"nameserver {DNS_ADDRESS}\noptions attempts:1 timeout:1\n")
+        resolv.chmod(0o644)
+        live = f"socketmap:inet:127.0.0.1:{socketmap.port}:tls_inbound"
+        instance = PostfixInstance(
+            {
+                "smtpd_sender_restrictions": f"check_sender_access {live}",
+                "smtpd_peername_lookup": "no",
+                "relay_domains": "company.test",
+                "transport_maps": "inline:{ company.test=discard: }",
+            },
+            resolv,
+        )
+        cert = instance.file("smtpd.pem", served.cert_file.read_bytes())
+        key = instance.file("smtpd.key", served.key_file.read_bytes())
+        with (instance.config / "main.cf").open("a") as main_cf:
+            main_cf.write(f"smtpd_tls_cert_file = {cert}\nsmtpd_tls_key_file = {key}\n")
+        async with instance as postfix:
+            port, ca = postfix.smtpd_port, pki.ca_file
+
+            def dialogue(sender: str, tls: bool) -> tuple[int, bytes]:
+                return _smtp_dialogue(port, sender, tls=tls, ca=ca)
+
+            code, text = await asyncio.to_thread(dialogue, "a@partner.test", False)
+            assert (code, text) == (450, b"4.7.1 Session encryption is required")
+            code, _ = await asyncio.to_thread(dialogue, "a@eu.partner.test", False)
+            assert code == 450  # as a hash file would: parent domains match subdomains
+            code, _ = await asyncio.to_thread(dialogue, "a@partner.test", True)
+            assert code == 250
+            code, _ = await asyncio.to_thread(dialogue, "a@elsewhere.test", False)
+            assert code == 250
+            approve_removed(session, "partner.test")  # no reload: the next lookup sees it
+            await asyncio.sleep(0.4)
+            code, _ = await asyncio.to_thread(dialogue, "a@partner.test", False)
+            assert code == 250
     finally:
         await socketmap.close()

@@ -59,7 +59,17 @@ class FakeSource:
             id="relaxed",
         ),
         pytest.param(b"tls_inbound strict.example", b"OK reject_plaintext_session", id="inbound"),
-        pytest.param(b"tls_inbound user@strict.example", b"NOTFOUND ", id="inbound-address"),
+        pytest.param(
+            b"tls_inbound user@strict.example", b"OK reject_plaintext_session", id="inbound-address"
+        ),
+        pytest.param(
+            b"tls_inbound u@eu.strict.example",
+            b"OK reject_plaintext_session",
+            id="inbound-subdomain",
+        ),
+        pytest.param(b"tls_inbound eu.strict.example", b"NOTFOUND ", id="inbound-bare-subdomain"),
+        pytest.param(b"tls_inbound user@other.example", b"NOTFOUND ", id="inbound-other"),
+        pytest.param(b"tls_policy user@strict.example", b"NOTFOUND ", id="policy-address"),
         pytest.param(b"tls_policy other.example", b"NOTFOUND ", id="unknown-domain"),
         pytest.param(b"tls_policy .strict.example", b"NOTFOUND ", id="parent-form"),
         pytest.param(b"tls_policy \xff\xfe", b"NOTFOUND ", id="not-ascii"),
