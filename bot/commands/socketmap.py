@@ -22,6 +22,7 @@ from bot.policy.db import check_schema, make_engine
 from bot.policy.errors import PolicyError
 
 log = logging.getLogger("tlsbot.socketmap")
+SWITCH_INTERVAL = 0.001
 
 
 class ListenError(ValueError):
@@ -96,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
         DatabaseSource(engine), refresh_interval=args.refresh_ms / 1000, max_stale=args.max_stale
     )
     limits = Limits(idle_timeout=args.idle_timeout)
+    # The store is polled from a worker thread; a short GIL switch interval keeps a
+    # reload (~0.2 s of Python for 10,000 policies) from stalling lookups for 5 ms at a time.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     try:
         return asyncio.run(_serve(cache, limits, host, port))
     except OSError as exc:

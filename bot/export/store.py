@@ -5,10 +5,10 @@ Only policies that are ``active`` and in mode ``enforce`` are published
 and handed to :func:`bot.export.tables.build_tables`, which re-validates them:
 a row with a hostile value cannot reach Postfix.
 
-:func:`store_version` is the cheap check the socketmap polls: the audit chain's
-head (every approved change appends an audit event in its own transaction),
-plus the count and newest ``updated_at`` of the policies, so that even a change
-made outside the services is noticed.
+:class:`DatabaseSource` gives the socketmap its cheap version check: the audit
+chain's head (every approved change appends an audit event in the same
+transaction), plus, less often, the count and newest ``updated_at`` of the
+policies, so that even a change made outside the services is noticed.
 """
 
 from __future__ import annotations
@@ -60,29 +60,44 @@ def audit_head(session: Session) -> tuple[int, str]:
     return (0, "0" * 64) if row is None else (int(row[0]), str(row[1]))
 
 
-def store_version(session: Session) -> Hashable:
-    """A value that changes whenever the published policy may have changed."""
-    seq, _ = audit_head(session)
+def policy_fingerprint(session: Session) -> tuple[int, str]:
+    """Count and newest ``updated_at`` of all policies: catches edits made past the services."""
     count, newest = session.execute(
         select(func.count(), func.max(col(DomainPolicy.updated_at))).select_from(DomainPolicy)
     ).one()
-    return (seq, int(count), str(newest))
+    return int(count), str(newest)
 
 
 class DatabaseSource:
-    """The :class:`bot.export.snapshot.Source` backed by the policy store."""
+    """The :class:`bot.export.snapshot.Source` backed by the policy store.
 
-    def __init__(self, engine: Engine) -> None:
+    ``version()`` reads the audit head (one row by primary key) on every call and
+    the policies' fingerprint (a scan of the policy table) on every
+    ``fingerprint_every``-th call, so the frequent check stays cheap.
+    """
+
+    def __init__(self, engine: Engine, *, fingerprint_every: int = 20) -> None:
         self._engine = engine
+        self._every = fingerprint_every
+        self._calls = 0
+        self._fingerprint: tuple[int, str] | None = None
 
     def version(self) -> Hashable:
         with new_session(self._engine) as session:
-            return store_version(session)
+            return self._version(session)
 
     def load(self) -> tuple[Hashable, Tables]:
         with new_session(self._engine) as session:
-            version = store_version(session)  # read first: rows are at least this new
+            self._calls = 0  # always a fresh fingerprint with a load
+            version = self._version(session)  # read first: rows are at least this new
             return version, build_tables(load_published(session))
+
+    def _version(self, session: Session) -> Hashable:
+        seq, _ = audit_head(session)
+        if self._fingerprint is None or self._calls % self._every == 0:
+            self._fingerprint = policy_fingerprint(session)
+        self._calls += 1
+        return (seq, *self._fingerprint)
 
 
 def _as_names(value: Any) -> tuple[str, ...]:

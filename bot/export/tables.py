@@ -19,6 +19,7 @@ option, a ``:``-separated match pattern or a second entry.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -65,9 +66,23 @@ def check_domain(value: object) -> str:
     """The domain if it is already normalised; :class:`InvalidName` otherwise."""
     if not isinstance(value, str):
         raise InvalidName(f"not a string ({type(value).__name__})")
-    if normalise_domain(value) != value:
-        raise InvalidName("not in normal form (lower case A-labels, no trailing dot)")
+    problem = _domain_problem(value)
+    if problem is not None:
+        raise InvalidName(problem)
     return value
+
+
+@functools.lru_cache(maxsize=200_000)
+def _domain_problem(value: str) -> str | None:
+    """Why ``value`` is not a normalised domain, or ``None``; cached (IDNA checks are slow
+    and the socketmap re-validates every row on every reload)."""
+    try:
+        normal = normalise_domain(value)
+    except InvalidName as exc:
+        return str(exc)
+    if normal != value:
+        return "not in normal form (lower case A-labels, no trailing dot)"
+    return None
 
 
 def check_mx_host(value: object) -> str:
