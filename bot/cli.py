@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from bot import __version__
 from bot.config import ConfigError
 
-COMMANDS = ("probe", "export", "socketmap")
+COMMANDS = ("probe", "db", "audit", "export", "socketmap")
 
 
 def build_parser() -> argparse.ArgumentParser:

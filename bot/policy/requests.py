@@ -10,7 +10,7 @@ expiring are in :mod:`bot.policy.approvals`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from bot.config import Settings
 from bot.policy import audit
 from bot.policy.apply import (
+    UPDATABLE,
     active_policy,
     active_route,
     first_conflict,
@@ -63,8 +64,12 @@ def propose(
     reverts_id: int | None = None,
     extra: dict[str, Any] | None = None,
     now: datetime | None = None,
+    on_created: Callable[[ChangeRequest], None] | None = None,
 ) -> ChangeRequest:
-    """Store a pending change request of ``kind`` with ``items``; commits and returns it."""
+    """Store a pending change request of ``kind`` with ``items``; commits and returns it.
+
+    ``on_created`` runs inside the same transaction once the request has its id.
+    """
     now = now or utcnow()
     if not items:
         raise InvalidInput("There is nothing to change in this request.")
@@ -73,6 +78,7 @@ def propose(
     if note is not None and len(note) > MAX_NOTE:
         raise InvalidInput(f"The note is longer than {MAX_NOTE} characters.")
     with transaction(session):
+        audit.lock_chain(session)
         reason = first_conflict(session, list(items))
         if reason is not None:
             raise InvalidState(f"This change cannot be made: {reason}.")
@@ -104,6 +110,8 @@ def propose(
             request_id=request.id,
             now=now,
         )
+        if on_created is not None:
+            on_created(request)
     return request
 
 
@@ -139,6 +147,21 @@ def add_policy_item(
         "validation_id": validation.id,
         "evidence": evidence(validation),
     }
+
+
+def update_policy_item(*, session: Session, domain: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """The item changing fields of ``domain``'s active policy (for the monitor's
+    relax / suspend / enforce requests: ``level``, ``mode``, ``relaxed_until``, …)."""
+    name = _domain(domain)
+    policy = active_policy(session, name)
+    if policy is None:
+        raise NotFound(f"{name} has no TLS policy.")
+    unknown = sorted(set(changes) - set(UPDATABLE))
+    if unknown:
+        raise InvalidInput(f"{', '.join(unknown)} cannot be changed on a TLS policy.")
+    item = _remove_policy_item(policy)
+    item.update(op="update_policy", set=audit.jsonable(changes))
+    return item
 
 
 def propose_add_domains(

@@ -156,3 +156,15 @@ def test_postgresql_tests_run_in_their_own_schema(database: TestDatabase) -> Non
         pytest.skip("PostgreSQL only")
     with database.engine.connect() as c:
         assert c.execute(text("SELECT current_schema()")).scalar() == database.schema
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    """A model change without its migration fails here: run `tlsbot db revision -m …`."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diff = compare_metadata(context, SQLModel.metadata)
+    assert diff == []

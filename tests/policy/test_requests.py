@@ -373,3 +373,59 @@ def test_rules_come_from_settings() -> None:
         {"TLSBOT_REQUIRED_APPROVALS": "2", "TLSBOT_REQUEST_TTL_HOURS": "5", "TLSBOT_EHLO_NAME": "x"}
     )
     assert Rules.from_settings(settings) == Rules(2, 5.0)
+
+
+def test_open_kinds_update_a_policy_for_the_monitor(session: Session) -> None:
+    from bot.policy.requests import propose, update_policy_item
+
+    approve(
+        session=session,
+        request_id=_add(session, "a.example").id,
+        approver=BO,
+        is_approver=is_approver,
+    )
+    until = T0 + timedelta(days=90)
+    item = update_policy_item(
+        session=session,
+        domain="a.example",
+        changes={"level": "relaxed", "mode": "observe", "relaxed_until": until},
+    )
+    request = propose(session=session, kind="relax", items=[item], requester=ANN, rules=RULES)
+    approve(session=session, request_id=request.id, approver=BO, is_approver=is_approver)
+    policy = queries.find_policy(session=session, domain="a.example")
+    assert (policy.level, policy.mode, policy.relaxed_until) == ("relaxed", "observe", until)
+    with pytest.raises(InvalidInput, match="domain cannot be changed"):
+        update_policy_item(session=session, domain="a.example", changes={"domain": "b.example"})
+
+
+def test_a_conflict_half_way_through_applying_leaves_nothing_applied(session: Session) -> None:
+    from bot.policy.requests import propose, update_policy_item
+
+    approve(
+        session=session,
+        request_id=_add(session, "a.example", "b.example").id,
+        approver=BO,
+        is_approver=is_approver,
+    )
+    b_first = update_policy_item(session=session, domain="b.example", changes={"mode": "observe"})
+    a_removed = propose_remove_domains(
+        session=session, requester=ANN, domains=["a.example"], rules=RULES
+    ).items[0]
+    a_changed = update_policy_item(session=session, domain="a.example", changes={"mode": "observe"})
+    # Each item is fine on its own; together the second a.example item finds it changed.
+    request = propose(
+        session=session,
+        kind="custom",
+        items=[b_first, a_removed, a_changed],
+        requester=ANN,
+        rules=RULES,
+    )
+    decision = approve(session=session, request_id=request.id, approver=CY, is_approver=is_approver)
+    assert decision.outcome is Outcome.SUPERSEDED
+    assert decision.request.reason == "the TLS policy of a.example was removed meanwhile"
+    session.expire_all()
+    for domain in ("a.example", "b.example"):
+        policy = queries.find_policy(session=session, domain=domain)
+        assert (policy.mode, policy.version) == ("enforce", 1)
+    assert AuditAction.POLICY_UPDATED not in _actions(session, request.id)
+    assert verify(session=session).ok
