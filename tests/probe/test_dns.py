@@ -9,12 +9,12 @@ import pytest
 from bot.probe.dns import Resolver
 from bot.probe.model import Code
 from bot.probe.settings import ProbeSettings
-from tests.support.dns_server import Behaviour, DnsServer
+from tests.support.dns_server import Behaviour, DnsServer, Records
 
 pytestmark = pytest.mark.timeout(15)
 
 TLSA = "3 1 1 " + "ab" * 32
-ZONE = {
+ZONE: Records = {
     "example.test": {
         "MX": ["20 mx2.example.test.", "10 mx1.example.test.", "10 b.example.test."],
         "TXT": ["v=spf1 -all"],
@@ -280,3 +280,104 @@ def test_threaded_server_serves_synchronous_callers() -> None:
         assert [r.to_text() for r in answer] == ["127.0.0.8"]
         srv.set("sync.test", "A", "127.0.0.9")
         assert [r.to_text() for r in stub.resolve("sync.test", "A")] == ["127.0.0.9"]
+
+
+async def test_server_loads_zone_file_text() -> None:
+    zone = """
+$TTL 60
+@        IN SOA ns.zone.test. admin.zone.test. 1 60 60 60 60
+@        IN MX  10 mx
+mx       IN A   127.0.0.11
+"""
+    async with DnsServer(zone, origin="zone.test") as srv:
+        resolver = resolver_for(srv)
+        assert (await resolver.mx("zone.test")).names == ("mx.zone.test",)
+        assert (await resolver.addresses("mx.zone.test")).addresses == ("127.0.0.11",)
+
+
+async def test_refused_names_the_refusal(server: DnsServer) -> None:
+    server.behave("example.test", Behaviour.REFUSED)
+    result = await resolver_for(server).mx("example.test")
+    assert result.error is not None
+    assert "REFUSED" in result.error.message
+
+
+async def test_failure_inside_a_cname_chain(server: DnsServer) -> None:
+    server.behave("alias2.example.test", Behaviour.SERVFAIL)
+    result = await resolver_for(server).addresses("alias.example.test")
+    assert result.error is not None
+    assert result.error.code is Code.DNS_SERVFAIL
+
+
+async def test_queries_in_flight_are_capped(server: DnsServer) -> None:
+    import asyncio
+
+    server.delay = 0.1
+    resolver = Resolver(
+        ProbeSettings(dns_servers=server.servers[:1], dns_timeout=2.0), max_parallel=2
+    )
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    results = await asyncio.gather(*(resolver.txt(f"n{i}.example.test") for i in range(6)))
+    elapsed = loop.time() - started
+    assert all(r.error is None for r in results)
+    assert elapsed >= 0.3  # six queries, two at a time, 0.1 s each
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["asyncio", "thread"])
+async def test_server_stops_promptly_with_a_client_still_waiting(threaded: bool) -> None:
+    import asyncio
+    import struct
+
+    import dns.message
+
+    query = dns.message.make_query("hang.test", "A").to_wire()
+    loop = asyncio.get_running_loop()
+    srv = DnsServer(delay=5.0)
+    if threaded:
+        srv.__enter__()
+    else:
+        await srv.start()
+    reader, writer = await asyncio.open_connection(*srv.address)
+    writer.write(struct.pack("!H", len(query)) + query)
+    await writer.drain()
+    await asyncio.sleep(0.05)  # the server is now inside its 5 s delay
+    started = loop.time()
+    if threaded:
+        await asyncio.to_thread(srv.__exit__, None, None, None)
+    else:
+        await srv.stop()
+    assert loop.time() - started < 2.0
+    assert await reader.read() == b""  # closed without an answer
+    writer.close()
+
+
+async def test_no_dns_server_listening_is_a_dns_failure() -> None:
+    import asyncio
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    resolver = Resolver(ProbeSettings(dns_servers=(("127.0.0.1", closed_port),), dns_timeout=0.5))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    result = await resolver.mx("example.test")
+    assert loop.time() - started < 0.6  # the lifetime is a deadline
+    assert result.error is not None
+    assert result.error.code in (Code.DNS_ERROR, Code.DNS_TIMEOUT)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("a" * 64 + ".example.test", id="label-too-long"),
+        pytest.param("two..dots.test", id="empty-label"),
+    ],
+)
+async def test_invalid_names_are_refused_without_a_query(server: DnsServer, name: str) -> None:
+    resolver = resolver_for(server)
+    for result in (await resolver.addresses(name), await resolver.txt(name)):
+        assert result.error is not None
+        assert result.error.code is Code.INVALID_DOMAIN
+    assert server.queries == []

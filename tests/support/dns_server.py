@@ -184,10 +184,17 @@ class DnsServer:
         raise OSError("could not bind UDP and TCP on one free loopback port")
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
+        """Stop listening, then end every answer and TCP connection in progress."""
+        closers, self._closers = self._closers, []
+        for item in closers:
+            item.close()
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._close()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for item in closers:
+            if isinstance(item, asyncio.Server):
+                await item.wait_closed()
         self._servers = ()
 
     async def __aenter__(self) -> Self:
@@ -261,6 +268,10 @@ class DnsServer:
             transport.sendto(wire, peer)
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:  # so that stop() can end an idle or delayed connection
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         try:
             while True:
                 (length,) = struct.unpack("!H", await reader.readexactly(2))
@@ -268,7 +279,7 @@ class DnsServer:
                 if wire is not None:
                     writer.write(struct.pack("!H", len(wire)) + wire)
                     await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass
         finally:
             writer.close()
