@@ -20,7 +20,9 @@ import contextlib
 import enum
 import socket
 import ssl
+import threading
 import warnings
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -135,10 +137,11 @@ class SmtpServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _reply(self, writer: asyncio.StreamWriter, text: str) -> None:
+    async def _reply(self, writer: asyncio.StreamWriter, *lines: str) -> None:
+        """One reply (of one or more lines), after ``reply_delay``."""
         if self.reply_delay:
             await asyncio.sleep(self.reply_delay)
-        writer.write(text.encode() + b"\r\n")
+        writer.write(b"".join(line.encode() + b"\r\n" for line in lines))
         await writer.drain()
 
     async def _dialogue(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -164,8 +167,7 @@ class SmtpServer:
             await asyncio.sleep(3600)
             return
         else:
-            await self._reply(writer, f"220-{self.name} ESMTP tlsbot test server")
-            await self._reply(writer, "220 no UCE")
+            await self._reply(writer, f"220-{self.name} ESMTP tlsbot test server", "220 no UCE")
         tls = False
         while True:
             line = await reader.readline()
@@ -182,9 +184,13 @@ class SmtpServer:
                 if not tls and b is not Behaviour.NO_STARTTLS:
                     lines.append("STARTTLS")
                 lines.append("8BITMIME")
-                for i, text in enumerate(lines):
-                    sep = " " if i == len(lines) - 1 else "-"
-                    await self._reply(writer, f"250{sep}{text}")
+                await self._reply(
+                    writer,
+                    *(
+                        f"250{' ' if i == len(lines) - 1 else '-'}{text}"
+                        for i, text in enumerate(lines)
+                    ),
+                )
             elif verb == "STARTTLS" and not tls:
                 if b is Behaviour.STARTTLS_454:
                     await self._reply(writer, "454 4.7.0 TLS not available due to local problem")
@@ -210,3 +216,45 @@ class SmtpServer:
                 return
             else:
                 await self._reply(writer, "502 5.5.2 command not recognised")
+
+
+class SmtpFleet:
+    """Several :class:`SmtpServer` on one event loop in a background thread, for synchronous
+    tests (the CLI runs its own event loop with ``asyncio.run``)::
+
+        with SmtpFleet([SmtpServer("127.0.0.2", port, cert=...), ...]) as fleet:
+            main(["probe", ...])
+            fleet.servers[0].connections
+    """
+
+    def __init__(self, servers: list[SmtpServer]) -> None:
+        self.servers = servers
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> SmtpFleet:
+        self._thread.start()
+        self._call(self._start())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._call(self._stop())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
+
+    def _call(self, coro: Coroutine[object, object, None]) -> None:
+        asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
+
+    async def _start(self) -> None:
+        for server in self.servers:
+            await server.__aenter__()
+
+    async def _stop(self) -> None:
+        for server in self.servers:
+            await server.__aexit__(None, None, None)
+
+    def by_address(self, address: str) -> SmtpServer:
+        return next(s for s in self.servers if s.address == address)
