@@ -27,8 +27,7 @@ def cli_url(database: TestDatabase) -> str:
 
 
 def run_cli(argv: list[str], database: TestDatabase | None, monkeypatch: pytest.MonkeyPatch) -> int:
-    """``tlsbot ARGV`` in-process, with only this package's sub-commands registered."""
-    monkeypatch.setattr(cli, "COMMANDS", ("export", "socketmap"))
+    """``tlsbot ARGV`` in-process."""
     if database is not None:
         monkeypatch.setenv("DATABASE_URL", cli_url(database))
     return cli.main(argv)

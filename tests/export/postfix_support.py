@@ -142,16 +142,16 @@ class MailSink(SmtpServer):
         finally:
             self._readers.pop(writer, None)
 
-    async def _reply(self, writer: asyncio.StreamWriter, text: str) -> None:
-        if text.startswith("554 5.5.1 this test server never accepts DATA"):
+    async def _reply(self, writer: asyncio.StreamWriter, *lines: str) -> None:
+        if lines and lines[0].startswith("554 5.5.1 this test server never accepts DATA"):
             await super()._reply(writer, "354 End data with <CR><LF>.<CR><LF>")
             reader = self._readers[writer]
-            lines = []
+            body = []
             while (line := await reader.readline()) not in (b".\r\n", b""):
-                lines.append(line)
-            self.messages.append(b"".join(lines))
-            text = "250 2.0.0 Ok: queued"
-        await super()._reply(writer, text)
+                body.append(line)
+            self.messages.append(b"".join(body))
+            lines = ("250 2.0.0 Ok: queued",)
+        await super()._reply(writer, *lines)
 
 
 MASTER_CF = """\

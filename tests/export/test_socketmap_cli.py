@@ -73,13 +73,16 @@ async def test_socketmap_process_serves_the_store_and_stops_on_sigterm(
 ) -> None:
     approve_added(session, "served.example")
     port = free_port()
-    code = (
-        "import bot.cli as c; c.COMMANDS = ('socketmap',); "
-        f"raise SystemExit(c.main(['socketmap', '--listen', '127.0.0.1:{port}']))"
-    )
     env = {**os.environ, "DATABASE_URL": cli_url(database), "PYTHONPATH": str(Path.cwd())}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", code, env=env, stderr=asyncio.subprocess.PIPE
+        sys.executable,
+        "-m",
+        "bot",
+        "socketmap",
+        "--listen",
+        f"127.0.0.1:{port}",
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         for _ in range(100):
