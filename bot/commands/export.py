@@ -51,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"tlsbot: --out {str(out)!r} is not a directory", file=sys.stderr)
         return 2
     settings = Settings.from_env()
-    engine = make_engine(settings.database_url)
+    engine = None
     try:
+        engine = make_engine(settings.database_url)
         check_schema(engine)
         with new_session(engine) as session:
             result = export_postfix(session=session, directory=out.resolve())
@@ -67,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"tlsbot: cannot write to {str(out)!r}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
     tables = result.tables
     print(
         f"wrote {result.path(MapName.TLS_POLICY)} ({len(tables.tls_policy)} entries) and "

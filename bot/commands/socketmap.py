@@ -83,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
         print("tlsbot: --refresh-ms must be 10..60000, timeouts positive", file=sys.stderr)
         return 2
     settings = Settings.from_env()
-    engine = make_engine(settings.database_url)
     try:
+        engine = make_engine(settings.database_url)
         check_schema(engine)
     except PolicyError as exc:
         print(f"tlsbot: {exc}", file=sys.stderr)

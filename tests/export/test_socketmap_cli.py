@@ -103,3 +103,22 @@ async def test_socketmap_process_serves_the_store_and_stops_on_sigterm(
     assert proc.returncode == 0
     assert b"listening on 127.0.0.1:" in err
     assert b"Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["socketmap"], ["export", "postfix", "--out", "."]])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        pytest.param("nonsense", "is not a database URL", id="not-a-url"),
+        pytest.param("mysql://x/y", "supports sqlite and postgresql", id="unsupported"),
+        pytest.param("postgresql+psycopg://postgres@127.0.0.1:1/none", "refused", id="unreachable"),
+    ],
+)
+def test_bad_database_url_is_one_line(
+    command: list[str], url: str, message: str, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert run_cli(command, None, monkeypatch) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert message in err[0]
