@@ -13,17 +13,18 @@ only on ``127.0.0.1:<free port>``.
 DNS: Postfix's SMTP client finds a partner's MX through the C library
 resolver, which reads ``/etc/resolv.conf`` (no port can be given there). The
 instance is started inside a private mount namespace (``unshare --mount``) in
-which a ``resolv.conf`` naming our loopback DNS server on ``127.0.0.153:53`` is
+which a ``resolv.conf`` naming our loopback DNS server on port 53 of ``127.R.0.53`` is
 bind-mounted over ``/etc/resolv.conf``; the daemons that ``master`` forks stay
 in that namespace, the rest of the machine does not see it. Everything Postfix
 can reach is therefore loopback: its DNS, the partners' MX hosts (test SMTP
-servers on port 25 of their own ``127.0.0.N``) and the socketmap.
+servers on port 25 of their own ``127.R.0.N``) and the socketmap.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
 import re
 import shutil
 import socket
@@ -47,7 +48,15 @@ needs_postfix = pytest.mark.skipif(
     POSTFIX is None or POSTMAP is None,
     reason="Postfix is not installed (run tests/export/install_postfix.sh)",
 )
-DNS_ADDRESS = "127.0.0.153"
+# A loopback /24 of its own per test process (127.R.0.0/24, R random), so parallel runs
+# of the suite on one machine do not fight over port 53 and 25 of the same address.
+NET = f"127.{random.randint(100, 250)}.0"
+DNS_ADDRESS = f"{NET}.53"
+
+
+def loopback(host: int) -> str:
+    """``127.R.0.<host>``: an address on this process's loopback /24."""
+    return f"{NET}.{host}"
 
 
 def can_run_instance() -> str | None:

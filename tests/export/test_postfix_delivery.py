@@ -31,6 +31,7 @@ from tests.export.postfix_support import (
     PortDnsServer,
     PostfixInstance,
     can_run_instance,
+    loopback,
 )
 from tests.support.certs import CertCase, Pki
 from tests.support.smtp_server import Behaviour
@@ -62,17 +63,17 @@ class Partner:
 PARTNERS = [
     Partner(
         "notls.test",
-        "127.0.0.21",
+        loopback(21),
         Behaviour.NO_STARTTLS,
         None,
         "strict",
         expected="deferred",
-        reason="TLS is required, but was not offered by host mx.notls.test[127.0.0.21]",
+        reason=f"TLS is required, but was not offered by host mx.notls.test[{loopback(21)}]",
     ),
-    Partner("trusted.test", "127.0.0.22", Behaviour.STARTTLS, CertCase.TRUSTED, "strict"),
+    Partner("trusted.test", loopback(22), Behaviour.STARTTLS, CertCase.TRUSTED, "strict"),
     Partner(
         "selfsigned.test",
-        "127.0.0.23",
+        loopback(23),
         Behaviour.STARTTLS,
         CertCase.SELF_SIGNED,
         "strict",
@@ -81,7 +82,7 @@ PARTNERS = [
     ),
     Partner(
         "newmx.test",  # trusted certificate, but its MX is not among the validated ones
-        "127.0.0.24",
+        loopback(24),
         Behaviour.STARTTLS,
         CertCase.TRUSTED,
         "strict",
@@ -89,8 +90,8 @@ PARTNERS = [
         expected="deferred",
         reason="Server certificate not verified",
     ),
-    Partner("relaxed.test", "127.0.0.25", Behaviour.STARTTLS, CertCase.SELF_SIGNED, "relaxed"),
-    Partner("nopolicy.test", "127.0.0.26", Behaviour.NO_STARTTLS, None, None),
+    Partner("relaxed.test", loopback(25), Behaviour.STARTTLS, CertCase.SELF_SIGNED, "relaxed"),
+    Partner("nopolicy.test", loopback(26), Behaviour.NO_STARTTLS, None, None),
 ]
 
 
