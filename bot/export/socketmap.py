@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ DEFAULT_LISTEN = f"127.0.0.1:{DEFAULT_PORT}"
 MAX_REPLY = 100_000
 NOTFOUND = encode(b"NOTFOUND ")
 _MAPS = {m.value.encode(): m for m in MapName}
+_PRINTABLE = re.compile(rb"[^!-~]")  # what may be echoed back: printable ASCII, no space
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ def answer(tables: Tables | None, request: bytes) -> bytes:
         return encode(b"PERM malformed request: expected '<map> <key>'")
     table_name = _MAPS.get(name)
     if table_name is None:
-        return encode(b"PERM unknown map " + name[:64].decode("ascii", "replace").encode())
+        return encode(b"PERM unknown map " + _PRINTABLE.sub(b"?", name[:64]))
     if tables is None:
         return encode(b"TEMP policy store unavailable")
     try:

@@ -82,7 +82,7 @@ async def postmap_query(key: str, table: str) -> str | None:
     proc = await asyncio.create_subprocess_exec(
         POSTMAP,
         "-c",
-        str(_empty_config()),
+        str(empty_config()),
         "-q",
         key,
         table,
@@ -99,7 +99,7 @@ async def postmap_build(table: str) -> None:
     """``postmap TYPE:FILE``."""
     assert POSTMAP is not None
     proc = await asyncio.create_subprocess_exec(
-        POSTMAP, "-c", str(_empty_config()), table, stderr=subprocess.PIPE
+        POSTMAP, "-c", str(empty_config()), table, stderr=subprocess.PIPE
     )
     _, err = await asyncio.wait_for(proc.communicate(), 20)
     if proc.returncode != 0:
@@ -109,7 +109,7 @@ async def postmap_build(table: str) -> None:
 _config_dir: Path | None = None
 
 
-def _empty_config() -> Path:
+def empty_config() -> Path:
     """postmap/postconf need a main.cf; Debian's "No configuration" install has none."""
     global _config_dir
     if _config_dir is None:

@@ -14,8 +14,8 @@ from bot.export.snapshot import SnapshotCache
 from bot.export.socketmap import SocketmapServer
 from bot.export.store import DatabaseSource
 from bot.probe.model import Verdict
-from tests.export.helpers import approve_added, approve_removed, plant
-from tests.export.postfix_support import needs_postfix, postmap_build, postmap_query
+from tests.export.helpers import approve_added, approve_removed, plant, run_cli
+from tests.export.postfix_support import empty_config, needs_postfix, postmap_build, postmap_query
 
 pytestmark = [pytest.mark.postfix, pytest.mark.db, needs_postfix, pytest.mark.timeout(60)]
 
@@ -89,3 +89,17 @@ async def test_files_and_socketmap_give_postfix_the_same_answers(
             await postmap_query("strict.example", f"socketmap:inet:127.0.0.1:{server.port}:nope")
     finally:
         await server.close()
+
+
+def test_export_with_postmap_indexes_both_files(
+    session: Session, database, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    approve_added(session, "indexed.example")
+    argv = ["export", "postfix", "--out", str(tmp_path), "--postmap"]
+    monkeypatch.setenv("MAIL_CONFIG", str(empty_config()))  # Debian "No configuration"
+    assert run_cli(argv, database, monkeypatch) == 0
+    assert (tmp_path / "tls_policy.db").stat().st_size > 0
+    assert (tmp_path / "tls_inbound.db").stat().st_size > 0
+    value = asyncio.run(postmap_query("indexed.example", f"hash:{tmp_path / 'tls_inbound'}"))
+    assert value == "reject_plaintext_session"
+    assert "wrote " in capsys.readouterr().out

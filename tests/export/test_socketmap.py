@@ -75,6 +75,7 @@ class FakeSource:
         pytest.param(b"tls_policy \xff\xfe", b"NOTFOUND ", id="not-ascii"),
         pytest.param(b"tls_policy strict.example ", b"NOTFOUND ", id="trailing-space"),
         pytest.param(b"transport strict.example", b"PERM unknown map transport", id="unknown-map"),
+        pytest.param(b"x\r\n\xff\x00 k", b"PERM unknown map x????", id="unknown-map-unprintable"),
         pytest.param(b"tls_policy", b"PERM malformed request: expected '<map> <key>'", id="no-key"),
         pytest.param(b"tls_policy ", b"PERM malformed request: expected '<map> <key>'", id="empty"),
     ],
