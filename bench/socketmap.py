@@ -9,7 +9,9 @@ second process. Each connection behaves like a Postfix socketmap client: one
 request, wait for the reply, next request (no pipelining). Keys are a mix of
 known domains (80 %) and unknown ones, over both maps. Prints lookups per
 second and latency percentiles measured by the client, request sent to reply
-decoded. Reaches only 127.0.0.1.
+decoded, first flat out, then at an offered 10,000 lookups/s (``--rates``).
+``--churn 1`` simulates an approval every second, so every second the server
+reloads all policies while answering. Reaches only 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -175,6 +177,12 @@ def main() -> int:
         default="0,10000",
         help="offered loads in lookups/s, comma separated; 0 = as fast as possible",
     )
+    parser.add_argument(
+        "--churn",
+        type=float,
+        default=0.0,
+        help="seconds between simulated approvals (each makes the server reload); 0 = none",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
@@ -190,6 +198,10 @@ def main() -> int:
         if not ready.wait(60):
             print("server did not start", file=sys.stderr)
             return 1
+        churner = None
+        if args.churn:
+            churner = ctx.Process(target=churn, args=(url, args.churn, stop))
+            churner.start()
         for rate in (float(r) for r in args.rates.split(",")):
             worker = ctx.Process(
                 target=client,
@@ -201,7 +213,26 @@ def main() -> int:
             report(rate, latencies, errors, elapsed, args.connections)
         stop.set()
         server.join(10)
+        if churner is not None:
+            churner.join(10)
     return 0
+
+
+def churn(url: str, every: float, stop: mp.synchronize.Event) -> None:
+    """Bump the audit head and one policy every ``every`` s, as an approval would."""
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    n = 0
+    while not stop.wait(every):
+        n += 1
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE audit_head SET seq = seq + 1"))
+            connection.execute(
+                text("UPDATE domain_policy SET level = :level WHERE id = 1"),
+                {"level": "relaxed" if n % 2 else "strict"},
+            )
+    engine.dispose()
 
 
 def report(rate: float, latencies: list[int], errors: int, elapsed: float, conns: int) -> None:

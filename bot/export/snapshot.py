@@ -15,6 +15,7 @@ every lookup is answered ``TEMP`` so Postfix defers instead of guessing.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable, Hashable
@@ -92,6 +93,7 @@ class SnapshotCache:
                 log.warning("policy store unavailable: %s", message)
             self.last_error = message
             return False
+        gc.freeze()  # the snapshot lives long: keep it out of future collections' work
         for rejection in tables.rejected:
             log.warning("not published: %s", rejection)
         self._snapshot = Snapshot(tables, version, self._clock())

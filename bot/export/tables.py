@@ -101,16 +101,10 @@ def build_tables(policies: Iterable[PublishedPolicy]) -> Tables:
     rejected: list[Rejection] = []
     seen: dict[str, Level] = {}
     for policy in policies:
-        shown = policy.domain if isinstance(policy.domain, str) else repr(policy.domain)
-        try:
-            domain = check_domain(policy.domain)
-        except InvalidName as exc:
-            rejected.append(Rejection(shown, "domain", shown, str(exc)))
-            continue
-        try:
-            level = Level(policy.level)
-        except ValueError:
-            rejected.append(Rejection(domain, "level", str(policy.level), "unknown level"))
+        entry = _entry(policy)
+        rejected.extend(entry.rejected)
+        domain, level = entry.domain, entry.level
+        if domain is None or level is None:
             continue
         if domain in seen:
             rejected.append(
@@ -119,24 +113,12 @@ def build_tables(policies: Iterable[PublishedPolicy]) -> Tables:
             if seen[domain] is Level.STRICT or level is Level.RELAXED:
                 continue
         seen[domain] = level
-        if policy.delivery:
-            hosts, bad = _valid_hosts(domain, policy.mx_hosts)
-            rejected.extend(bad)
-            if level is Level.STRICT and not hosts and policy.mx_hosts:
-                rejected.append(
-                    Rejection(
-                        domain,
-                        "mx_hosts",
-                        "",
-                        "no valid MX name left; published as secure without match "
-                        "(Postfix's default: the next-hop domain), which fails closed",
-                    )
-                )
-            outbound[domain] = outbound_value(level, hosts)
+        if entry.outbound is not None:
+            outbound[domain] = entry.outbound
         else:
             outbound.pop(domain, None)
-        if policy.receipt:
-            inbound[domain] = INBOUND_ACTION
+        if entry.inbound is not None:
+            inbound[domain] = entry.inbound
         else:
             inbound.pop(domain, None)
     return Tables(
@@ -144,6 +126,58 @@ def build_tables(policies: Iterable[PublishedPolicy]) -> Tables:
         tls_inbound=dict(sorted(inbound.items())),
         rejected=tuple(rejected),
     )
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One policy's table values; ``domain`` is ``None`` when the policy is dropped."""
+
+    domain: str | None
+    level: Level | None
+    outbound: str | None
+    inbound: str | None
+    rejected: tuple[Rejection, ...]
+
+
+def _entry(policy: PublishedPolicy) -> _Entry:
+    """Cached: the socketmap rebuilds both tables from every policy on each change."""
+    try:
+        return _cached_entry(policy)
+    except TypeError:  # an unhashable value planted in the store: compute it uncached
+        return _compute_entry(policy)
+
+
+def _compute_entry(policy: PublishedPolicy) -> _Entry:
+    shown = policy.domain if isinstance(policy.domain, str) else repr(policy.domain)
+    try:
+        domain = check_domain(policy.domain)
+    except InvalidName as exc:
+        return _Entry(None, None, None, None, (Rejection(shown, "domain", shown, str(exc)),))
+    try:
+        level = Level(policy.level)
+    except ValueError:
+        bad = Rejection(domain, "level", str(policy.level), "unknown level")
+        return _Entry(None, None, None, None, (bad,))
+    rejected: list[Rejection] = []
+    outbound = None
+    if policy.delivery:
+        hosts, rejected = _valid_hosts(domain, policy.mx_hosts)
+        if level is Level.STRICT and not hosts and policy.mx_hosts:
+            rejected.append(
+                Rejection(
+                    domain,
+                    "mx_hosts",
+                    "",
+                    "no valid MX name left; published as secure without match "
+                    "(Postfix's default: the next-hop domain), which fails closed",
+                )
+            )
+        outbound = outbound_value(level, hosts)
+    inbound = INBOUND_ACTION if policy.receipt else None
+    return _Entry(domain, level, outbound, inbound, tuple(rejected))
+
+
+_cached_entry = functools.lru_cache(maxsize=200_000)(_compute_entry)
 
 
 def outbound_value(level: Level, mx_hosts: tuple[str, ...] = ()) -> str:
