@@ -26,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -41,8 +42,11 @@ def build_store(path: Path, count: int) -> str:
     url = f"sqlite:///{path}"
     engine = make_engine(url)
     upgrade(engine)
+    approved = datetime.now(UTC) - timedelta(days=1)  # policies approved in the past
     rows = [
         {
+            "created_at": approved,
+            "updated_at": approved,
             "domain": f"partner{i}.example",
             "level": "strict" if i % 4 else "relaxed",
             "mx_hosts": [f"mx1.partner{i}.example", f"mx2.partner{i}.example"],
@@ -229,8 +233,8 @@ def churn(url: str, every: float, stop: mp.synchronize.Event) -> None:
         with engine.begin() as connection:
             connection.execute(text("UPDATE audit_head SET seq = seq + 1"))
             connection.execute(
-                text("UPDATE domain_policy SET level = :level WHERE id = 1"),
-                {"level": "relaxed" if n % 2 else "strict"},
+                text("UPDATE domain_policy SET level = :level, updated_at = :now WHERE id = 1"),
+                {"level": "relaxed" if n % 2 else "strict", "now": datetime.now(UTC)},
             )
     engine.dispose()
 
