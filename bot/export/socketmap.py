@@ -127,7 +127,10 @@ class SocketmapProtocol(asyncio.Protocol):
             else:
                 transport.write(b"".join(answer(tables, r) for r in requests))
             self._server.lookups += len(requests)
-        self.request_started = None if not self._decoder.buffered else (self.request_started or now)
+        if not self._decoder.buffered:
+            self.request_started = None
+        elif requests or self.request_started is None:
+            self.request_started = now  # a new request has begun: its clock starts now
 
     def pause_writing(self) -> None:  # the client is not reading its replies
         if self._transport is not None:

@@ -201,6 +201,24 @@ async def test_stalled_request_is_closed(server: SocketmapServer) -> None:
     assert loop.time() - start < 1.5
 
 
+async def test_a_busy_pipelining_client_is_not_mistaken_for_a_stalled_one(
+    server: SocketmapServer,
+) -> None:
+    client = await Client.connect(server)
+    wire = encode(b"tls_policy strict.example")
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 0.6  # longer than request_timeout (0.3 s) and idle_timeout (0.5 s)
+    half = len(wire) // 2
+    client.writer.write(wire[:half])
+    done = 0
+    while loop.time() < end:  # always leave half a request in the server's buffer
+        await asyncio.sleep(0.05)
+        client.writer.write(wire[half:] + wire[:half])
+        done += 1
+    assert await client.replies(done) == [b"OK " + SECURE] * done
+    client.close()
+
+
 async def test_connection_limit(server: SocketmapServer) -> None:
     clients = [await Client.connect(server) for _ in range(5)]
     for c in clients:
