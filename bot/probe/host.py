@@ -1,26 +1,20 @@
 """Probe one SMTP host at one vetted address: the thin I/O driver around the sans-IO parts.
 
 ``probe_host`` connects to the IP literal it is given (never to a name: the name goes
-only into SNI), runs greeting → EHLO → STARTTLS → handshake → EHLO → optional
-MAIL/RCPT → QUIT under one overall deadline (``asyncio.timeout(settings.timeout)``),
-reads at most ``READ_SIZE`` bytes at a time into the bounded reply parser, and returns a
+only into SNI) and drives the sans-IO :class:`~bot.probe.smtp.Dialogue` (greeting →
+EHLO → STARTTLS → handshake → EHLO → optional MAIL/RCPT → QUIT, never DATA) under one
+overall deadline (``asyncio.timeout(settings.timeout)``). It reads at most
+``READ_SIZE`` bytes at a time into the bounded reply parser and returns a
 :class:`~bot.probe.model.HostResult`. At most two connections: a second one only to ask
 whether an AES-256 suite is negotiable (the first chose another suite) or, when the
 TLS 1.2+ handshake failed, whether the server speaks only TLS 1.0/1.1.
 
-Errors are translated at exactly one seam, :func:`_seam`, most specific first::
-
-    ProbeError                      (expected outcomes of talking to a stranger)
-     ├── ConnectRefused             ← ConnectionRefusedError while connecting
-     ├── ConnectTimeout             ← TimeoutError (OSError ETIMEDOUT) while connecting
-     ├── ConnectFailed              ← any other OSError while connecting
-     ├── HandshakeFailed            ← ssl.SSLError, OSError or EOF during the TLS handshake
-     ├── ConnectionLost             ← ssl.SSLError / OSError / EOF later in the dialogue
-     └── ProtocolViolation          ← SmtpProtocolError (garbage, oversized line or reply)
-
-The overall deadline is not an error of the seam: ``asyncio.timeout`` ends the probe
-wherever it is and the facts learnt so far are evaluated (``timeout``). Every
-``ProbeError`` is caught in this module and becomes facts; nothing expected escapes.
+Low-level errors (``ssl.SSLError``, ``ConnectionRefusedError``, ``OSError`` …) become
+:class:`~bot.probe.errors.ProbeError` values at one seam, :func:`bot.probe.errors.translate`
+(the error tree is documented there). Every ``ProbeError`` is caught in this module
+and becomes facts; the overall deadline is not an error of the seam:
+``asyncio.timeout`` ends the probe wherever it is and the facts learnt so far are
+evaluated (``timeout``). Nothing expected escapes ``probe_host``.
 """
 
 from __future__ import annotations
@@ -30,10 +24,16 @@ import contextlib
 import socket
 import ssl
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from bot.probe.certs import TrustStore, analyse_chain
+from bot.probe.errors import (
+    ConnectionLost,
+    HandshakeFailed,
+    ProbeError,
+    ProtocolViolation,
+    translate,
+)
 from bot.probe.evaluate import ProbeFacts, evaluate
 from bot.probe.limits import Limits
 from bot.probe.model import Code, HostResult, Reason
@@ -45,74 +45,12 @@ from bot.probe.smtp import (
     Reply,
     ReplyParser,
     Send,
-    SmtpProtocolError,
     StartTls,
     Step,
 )
 from bot.probe.tls import Negotiated, TlsContexts, is_aes256, negotiated
 
 QUIT_WAIT = 2.0  # seconds to wait for the answer to QUIT
-
-
-class ProbeError(Exception):
-    code = Code.CONNECT_FAILED
-
-    def reason(self) -> Reason:
-        return Reason(self.code, str(self))
-
-
-class ConnectRefused(ProbeError):
-    code = Code.CONNECT_REFUSED
-
-
-class ConnectTimeout(ProbeError):
-    code = Code.TIMEOUT
-
-
-class ConnectFailed(ProbeError):
-    code = Code.CONNECT_FAILED
-
-
-class HandshakeFailed(ProbeError):
-    code = Code.HANDSHAKE_FAILED
-
-
-class ConnectionLost(ProbeError):
-    code = Code.CONNECT_FAILED
-
-
-class ProtocolViolation(ProbeError):
-    code = Code.SMTP_PROTOCOL_ERROR
-
-
-@contextlib.contextmanager
-def _seam(stage: Step, where: str) -> Iterator[None]:
-    """The one place where low-level errors become :class:`ProbeError` values."""
-    try:
-        yield
-    except ProbeError:
-        raise
-    except SmtpProtocolError as exc:
-        raise ProtocolViolation(f"{where} does not speak SMTP: {exc}") from exc
-    except ssl.SSLError as exc:
-        if stage is Step.HANDSHAKE:
-            raise HandshakeFailed(_ssl_text(exc)) from exc
-        raise ConnectionLost(f"TLS error {stage.value} with {where}: {_ssl_text(exc)}") from exc
-    except ConnectionRefusedError as exc:
-        raise ConnectRefused(f"{where} refused the connection") from exc
-    except TimeoutError as exc:
-        raise ConnectTimeout(f"connecting to {where} timed out") from exc
-    except (OSError, EOFError) as exc:
-        text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or "closed"
-        if stage is Step.CONNECT:
-            raise ConnectFailed(f"cannot connect to {where}: {text}") from exc
-        if stage is Step.HANDSHAKE:
-            raise HandshakeFailed(f"the connection was closed ({text})") from exc
-        raise ConnectionLost(f"{where} closed the connection {stage.value} ({text})") from exc
-
-
-def _ssl_text(exc: ssl.SSLError) -> str:
-    return str(exc.reason or exc.strerror or exc).replace("_", " ").lower()
 
 
 @dataclass
@@ -141,7 +79,7 @@ class _Session:
 
     async def reply(self, stage: Step) -> Reply:
         while not self.queue:
-            with _seam(stage, self.where):
+            with translate(stage, self.where):
                 data = await self.reader.read(READ_SIZE)
                 if not data:
                     raise ConnectionLost(f"{self.where} closed the connection {stage.value}")
@@ -149,7 +87,7 @@ class _Session:
         return self.queue.pop(0)
 
     async def send(self, line: bytes, stage: Step) -> None:
-        with _seam(stage, self.where):
+        with translate(stage, self.where):
             self.writer.write(line)
             await self.writer.drain()
 
@@ -164,6 +102,9 @@ class _Session:
                 await self.writer.wait_closed()
         except (TimeoutError, OSError, ssl.SSLError):
             self.writer.transport.abort()
+        except BaseException:  # the deadline arrived while closing: drop it, then go on
+            self.writer.transport.abort()
+            raise
 
 
 async def probe_host(
@@ -276,7 +217,7 @@ class _Run:
         rec.stage = Step.CONNECT
         rec.connections += 1
         try:
-            with _seam(Step.CONNECT, self.where):
+            with translate(Step.CONNECT, self.where):
                 reader, writer = await asyncio.open_connection(
                     self.address, self.port, limit=READ_SIZE * 4, flags=socket.AI_NUMERICHOST
                 )
@@ -362,7 +303,7 @@ class _Run:
         self, session: _Session, ctx: ssl.SSLContext, *, primary: bool
     ) -> Negotiated:
         self.rec.stage = Step.HANDSHAKE
-        with _seam(Step.HANDSHAKE, self.where):
+        with translate(Step.HANDSHAKE, self.where):
             await session.writer.start_tls(ctx, server_hostname=self.sni)
         ssl_object = session.writer.get_extra_info("ssl_object")
         if ssl_object is None:

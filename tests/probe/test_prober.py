@@ -93,7 +93,7 @@ async def test_batch_resolves_each_name_once_and_reports_progress(
     def progress(done: int, total: int, result: TargetResult) -> None:
         seen.append((done, total, result.target))
 
-    targets = [Target.guess("one.test"), Target.guess("two.test"), Target.guess("x@two.test")]
+    targets: list[Target | str] = [Target.guess("one.test"), "two.test", "x@two.test"]
     results = await prober.probe_many(targets, on_progress=progress)
     assert [r.target for r in results] == ["one.test", "two.test", "x@two.test"]
     assert [r.kind for r in results] == [TargetKind.DOMAIN, TargetKind.DOMAIN, TargetKind.EMAIL]
