@@ -142,30 +142,11 @@ class PortDnsServer(DnsServer):
 
 
 class MailSink(SmtpServer):
-    """The shared test SMTP server, extended to accept DATA so delivery can complete."""
+    """The shared test SMTP server as a mail sink, so a real Postfix delivery completes."""
 
     def __post_init__(self) -> None:
+        self.accept_data = True
         super().__post_init__()
-        self.messages: list[bytes] = []
-        self._readers: dict[asyncio.StreamWriter, asyncio.StreamReader] = {}
-
-    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._readers[writer] = reader
-        try:
-            await super()._session(reader, writer)
-        finally:
-            self._readers.pop(writer, None)
-
-    async def _reply(self, writer: asyncio.StreamWriter, *lines: str) -> None:
-        if lines and lines[0].startswith("554 5.5.1 this test server never accepts DATA"):
-            await super()._reply(writer, "354 End data with <CR><LF>.<CR><LF>")
-            reader = self._readers[writer]
-            body = []
-            while (line := await reader.readline()) not in (b".\r\n", b""):
-                body.append(line)
-            self.messages.append(b"".join(body))
-            lines = ("250 2.0.0 Ok: queued",)
-        await super()._reply(writer, *lines)
 
 
 MASTER_CF = """\

@@ -9,7 +9,8 @@ several servers on an event loop in a background thread.
 
 Every host gets its own loopback address (127.0.0.2, 127.0.0.3, … all route to ``lo`` on
 Linux) on one shared port (:func:`free_port`), so ``TLSBOT_SMTP_PORT`` stays one value.
-The server never accepts DATA (it answers 554). Behaviours cover each row of the verdict
+The server never accepts DATA (it answers 554) unless made a mail sink (``accept_data``).
+Behaviours cover each row of the verdict
 table; ``reply_delay`` delays every reply (the benchmark models a 50 ms round trip).
 
 TLS 1.0 needs ``@SECLEVEL=0`` on both sides with OpenSSL 3; :func:`tls10_available` says
@@ -95,10 +96,12 @@ class SmtpServer:
     accept_rcpt: bool = True
     drip_interval: float = 1.0
     name: str = "mx.example.test"
+    accept_data: bool = False  # only a mail sink for a real MTA's deliveries accepts DATA
 
     def __post_init__(self) -> None:
         self.connections = 0
         self.commands: list[str] = []
+        self.messages: list[bytes] = []
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._tls: ssl.SSLContext | None = None
@@ -210,6 +213,10 @@ class SmtpServer:
                     await self._reply(writer, "250 2.1.5 Ok")
                 else:
                     await self._reply(writer, "550 5.1.1 no such user here")
+            elif verb == "DATA" and self.accept_data:
+                await self._reply(writer, "354 End data with <CR><LF>.<CR><LF>")
+                self.messages.append(await _read_message(reader))
+                await self._reply(writer, "250 2.0.0 Ok: queued")
             elif verb == "DATA":
                 await self._reply(writer, "554 5.5.1 this test server never accepts DATA")
             elif verb in ("RSET", "NOOP"):
@@ -219,6 +226,17 @@ class SmtpServer:
                 return
             else:
                 await self._reply(writer, "502 5.5.2 command not recognised")
+
+
+async def _read_message(reader: asyncio.StreamReader, limit: int = 1 << 20) -> bytes:
+    """The message after DATA up to the lone ``.`` line, at most ``limit`` bytes kept."""
+    body: list[bytes] = []
+    size = 0
+    while (line := await reader.readline()) not in (b".\r\n", b".\n", b""):
+        size += len(line)
+        if size <= limit:
+            body.append(line)
+    return b"".join(body)
 
 
 class SmtpFleet:
