@@ -1,0 +1,88 @@
+"""``tlsbot serve``: the Slack bot (Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import signal
+import sys
+from typing import Any
+
+from bot.config import ConfigError, Settings
+
+log = logging.getLogger("bot.serve")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the Slack bot",
+        description="Run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, "
+        "otherwise HTTP on PORT with Slack's requests at POST /slack/events.",
+    )
+    parser.add_argument(
+        "--host",
+        default="0.0.0.0",  # noqa: S104 -- a server is meant to be reachable
+        help="HTTP mode: address to bind (default all)",
+    )
+    parser.set_defaults(run=run)
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse to start, with one line naming what is missing."""
+    if settings.slack_bot_token is None:
+        raise ConfigError("SLACK_BOT_TOKEN is not set (the bot token, xoxb-…)")
+    if settings.slack_app_token is None and settings.slack_signing_secret is None:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set (needed in HTTP mode; "
+            "set SLACK_APP_TOKEN instead for Socket Mode)"
+        )
+
+
+def make_prober(settings: Settings) -> Any:
+    module = importlib.import_module("bot.probe.prober")
+    return module.Prober(settings.probe)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    check_settings(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        asyncio.run(serve(settings, host=args.host))
+    except ConfigError:
+        raise
+    except OSError as exc:
+        print(f"tlsbot: cannot listen on port {settings.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def serve(settings: Settings, *, host: str = "0.0.0.0") -> None:  # noqa: S104
+    from bot.slack.app import build_app
+    from bot.slack.services import Services
+
+    services = Services.for_settings(settings, prober=make_prober(settings))
+    app = build_app(settings, services=services)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if settings.slack_app_token is not None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        log.info("tlsbot connected in Socket Mode")
+        await stop.wait()
+        await handler.close_async()  # type: ignore[no-untyped-call]
+    else:
+        from bot.slack.server import start_http
+
+        runner = await start_http(app, host, settings.port)
+        log.info("tlsbot listening on http://%s:%d/slack/events", host, settings.port)
+        await stop.wait()
+        await runner.cleanup()
+    await services.background.cancel()
