@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+pytest_plugins = ["tests.support.db"]
+
 _attempts: list[str] = []
 
 

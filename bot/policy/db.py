@@ -1,0 +1,156 @@
+"""Engines, sessions and the schema's migrations.
+
+``make_engine(url)`` builds an engine for SQLite (WAL, foreign keys, a busy
+timeout, usable from several threads) or PostgreSQL (psycopg 3; a plain
+``postgresql://`` URL gets that driver). Services of this package commit their
+own unit of work through :func:`transaction`; callers open sessions with
+:func:`session_scope` or :func:`new_session`.
+
+The schema is only ever built by the Alembic migrations that live in
+``bot/policy/migrations`` (run by :func:`upgrade`, i.e. ``tlsbot db upgrade``);
+:func:`check_schema` lets ``tlsbot serve`` refuse a database that is behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlmodel import Session, create_engine
+
+from bot.policy.errors import InvalidInput, SchemaOutdated
+
+SCRIPT_LOCATION = "bot.policy:migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(
+    url: str, *, connect_args: Mapping[str, Any] | None = None, echo: bool = False
+) -> Engine:
+    """An engine for ``url`` (``sqlite:///file.db`` or ``postgresql+psycopg://…``)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InvalidInput(f"DATABASE_URL {url!r} is not a database URL") from None
+    args: dict[str, Any] = dict(connect_args or {})
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        args.setdefault("check_same_thread", False)
+        args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+        engine = create_engine(parsed, connect_args=args, echo=echo)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, connect_args=args, echo=echo, pool_pre_ping=True)
+    raise InvalidInput(f"DATABASE_URL names {backend!r}; tlsbot supports sqlite and postgresql")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def new_session(engine: Engine) -> Session:
+    """A session whose objects stay readable after commit."""
+    return Session(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session that commits on success, rolls back on any error, and closes."""
+    with new_session(engine) as session, transaction(session):
+        yield session
+
+
+@contextmanager
+def transaction(session: Session) -> Iterator[None]:
+    """One unit of work: commit when the block ends, roll back if it raises."""
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
+
+
+def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
+    """Alembic's configuration, built in code so an installed package can migrate."""
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeResult:
+    before: str | None
+    after: str
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def upgrade(engine: Engine, revision: str = "head") -> UpgradeResult:
+    """Run the migrations up to ``revision``; returns the revisions before and after."""
+    before = current_revision(engine)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)
+    after = current_revision(engine)
+    assert after is not None
+    return UpgradeResult(before, after)
+
+
+def make_revision(engine: Engine, message: str) -> None:
+    """Developers: autogenerate a migration from the models against an up-to-date database."""
+    with engine.begin() as connection:
+        command.revision(alembic_config(connection), message=message, autogenerate=True)
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise :class:`SchemaOutdated` unless the database is at this code's head revision."""
+    head = head_revision()
+    current = current_revision(engine)
+    if current == head:
+        return
+    if current is None:
+        raise SchemaOutdated("the database has no tlsbot schema yet: run `tlsbot db upgrade`")
+    known = {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if current not in known:
+        raise SchemaOutdated(
+            f"the database schema ({current}) is newer than this tlsbot ({head}): "
+            "install the newer tlsbot"
+        )
+    raise SchemaOutdated(
+        f"the database schema is out of date ({current}, needs {head}): run `tlsbot db upgrade`"
+    )

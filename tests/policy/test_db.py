@@ -1,0 +1,158 @@
+"""Engines, migrations, schema checks and the constraints of the models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from bot.policy.db import (
+    check_schema,
+    current_revision,
+    head_revision,
+    make_engine,
+    session_scope,
+    upgrade,
+)
+from bot.policy.errors import InvalidInput, SchemaOutdated
+from bot.policy.models import Approval, ChangeRequest, DomainPolicy, InboundRoute
+from bot.policy.types import RecordStatus
+from tests.support.db import TestDatabase
+
+pytestmark = pytest.mark.db
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def _request(**kw: object) -> ChangeRequest:
+    values: dict[str, object] = {
+        "kind": "add_domains",
+        "payload": {"items": []},
+        "requester_id": "U1",
+        "requester_name": "Ann",
+        "expires_at": NOW,
+    }
+    values.update(kw)
+    return ChangeRequest.model_validate(values)
+
+
+def test_migrated_database_is_at_head_and_passes_the_check(engine: Engine) -> None:
+    assert current_revision(engine) == head_revision()
+    check_schema(engine)
+
+
+def test_empty_database_is_refused_with_the_command_to_run(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(SchemaOutdated, match=r"run `tlsbot db upgrade`"):
+        check_schema(engine)
+    engine.dispose()
+
+
+def test_database_behind_head_is_refused_then_upgrade_brings_it_to_head(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as c:
+        c.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)"))
+        c.execute(text("INSERT INTO alembic_version VALUES ('0000')"))
+    with pytest.raises(SchemaOutdated, match="newer than this tlsbot"):
+        check_schema(engine)
+    with engine.begin() as c:
+        c.execute(text("DROP TABLE alembic_version"))
+    result = upgrade(engine)
+    assert (result.before, result.after, result.changed) == (None, head_revision(), True)
+    assert not upgrade(engine).changed
+    check_schema(engine)
+    engine.dispose()
+
+
+def test_sqlite_engine_uses_wal_and_foreign_keys(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'p.db'}")
+    with engine.connect() as c:
+        assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert c.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert c.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("not a url", id="garbage"),
+        pytest.param("mysql://u@h/db", id="unsupported-backend"),
+    ],
+)
+def test_bad_database_url_is_one_clear_error(url: str) -> None:
+    with pytest.raises(InvalidInput, match="DATABASE_URL"):
+        make_engine(url)
+
+
+def test_plain_postgresql_url_gets_the_psycopg_driver() -> None:
+    engine = make_engine("postgresql://u@127.0.0.1:1/db")
+    assert engine.dialect.driver == "psycopg"
+    engine.dispose()
+
+
+def test_timestamps_come_back_timezone_aware_utc(session: Session) -> None:
+    session.add(_request())
+    session.commit()
+    session.expire_all()
+    row = session.exec(select(ChangeRequest)).one()
+    assert row.expires_at == NOW
+    assert row.expires_at.tzinfo is not None
+    assert row.created_at.tzinfo is not None
+
+
+def test_one_active_policy_per_domain_but_removed_ones_may_repeat(session: Session) -> None:
+    for _ in range(2):
+        session.add(DomainPolicy(domain="a.example", level="strict", status=RecordStatus.REMOVED))
+    session.add(DomainPolicy(domain="a.example", level="strict"))
+    session.commit()
+    session.add(DomainPolicy(domain="a.example", level="relaxed"))
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+
+
+def test_one_active_route_per_host_and_port(session: Session) -> None:
+    session.add(InboundRoute(host="mx.corp.example", port=25))
+    session.add(InboundRoute(host="mx.corp.example", port=2525))
+    session.commit()
+    session.add(InboundRoute(host="mx.corp.example", port=25))
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+
+
+def test_one_approval_per_request_and_approver(session: Session) -> None:
+    request = _request()
+    session.add(request)
+    session.commit()
+    assert request.id is not None
+    session.add(Approval(request_id=request.id, approver_id="U2", approver_name="Bo"))
+    session.commit()
+    session.add(Approval(request_id=request.id, approver_id="U2", approver_name="Bo"))
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+
+
+def test_session_scope_rolls_back_on_error(engine: Engine) -> None:
+    def fail_half_way() -> None:
+        with session_scope(engine) as s:
+            s.add(InboundRoute(host="mx.corp.example"))
+            s.flush()
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_half_way()
+    with session_scope(engine) as s:
+        assert s.exec(select(InboundRoute)).all() == []
+
+
+def test_postgresql_tests_run_in_their_own_schema(database: TestDatabase) -> None:
+    if not database.is_postgresql:
+        pytest.skip("PostgreSQL only")
+    with database.engine.connect() as c:
+        assert c.execute(text("SELECT current_schema()")).scalar() == database.schema

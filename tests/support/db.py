@@ -1,0 +1,109 @@
+"""The shared database fixtures: ``database`` (per test session), ``engine`` and ``session``.
+
+``TLSBOT_TEST_DATABASE_URL`` names a PostgreSQL database to test on (CI:
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``); unset, a temporary
+SQLite *file* is used, so threads and processes can share it. On PostgreSQL
+every test session gets its own schema (``tlsbot_t_<pid>_<random>``, created
+here and dropped at the end, reached through ``search_path``), because several
+people run tests against the same database at the same time.
+
+The schema is built by running the Alembic migrations, which tests them too.
+After each test that used ``engine`` every table is emptied again.
+
+Use it from a test module::
+
+    pytestmark = pytest.mark.db
+
+    def test_something(session): ...
+
+Threads and worker processes make their own engine with
+``database.new_engine()`` (or ``make_engine(database.url, connect_args=database.connect_args)``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, delete, text, update
+from sqlmodel import Session, SQLModel
+
+from bot.policy.db import make_engine, new_session, upgrade
+from bot.policy.models import AuditHead
+
+URL_VARIABLE = "TLSBOT_TEST_DATABASE_URL"
+
+
+@dataclass
+class TestDatabase:
+    url: str
+    engine: Engine
+    schema: str | None = None
+    connect_args: dict[str, Any] = field(default_factory=dict)
+
+    __test__ = False  # not a test class, whatever its name says
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def new_engine(self) -> Engine:
+        """A separate engine on the same database and schema (for threads, processes)."""
+        return make_engine(self.url, connect_args=self.connect_args)
+
+
+def wipe(engine: Engine) -> None:
+    """Empty every table and reset the audit chain's head."""
+    with engine.begin() as connection:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            if table.name == AuditHead.__tablename__:
+                continue
+            connection.execute(delete(table))
+        connection.execute(update(AuditHead).values(seq=0, hash="0" * 64))
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
+    url = os.environ.get(URL_VARIABLE, "").strip()
+    if not url:
+        path = tmp_path_factory.mktemp("db") / "tlsbot-test.db"
+        db = TestDatabase(url=f"sqlite:///{path}", engine=make_engine(f"sqlite:///{path}"))
+        upgrade(db.engine)
+        yield db
+        db.engine.dispose()
+        return
+    schema = f"tlsbot_t_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = make_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    connect_args = {"options": f"-csearch_path={schema}"}
+    db = TestDatabase(url=url, engine=make_engine(url, connect_args=connect_args), schema=schema)
+    db.connect_args = connect_args
+    try:
+        upgrade(db.engine)
+        yield db
+    finally:
+        db.engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database: TestDatabase) -> Iterator[Engine]:
+    """The migrated test database; emptied again after the test."""
+    try:
+        yield database.engine
+    finally:
+        wipe(database.engine)
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session on the test database (objects stay readable after commit)."""
+    with new_session(engine) as s:
+        yield s
