@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-Block = dict[str, Any]
+BlockDict = dict[str, Any]
 
 VIEW_BLOCKS = 100
 MESSAGE_BLOCKS = 50
@@ -46,14 +46,14 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def header(text: str) -> Block:
+def header(text: str) -> BlockDict:
     return {"type": "header", "text": plain(text, HEADER_TEXT)}
 
 
 def section(
     text: str, *, accessory: dict[str, Any] | None = None, block_id: str | None = None
-) -> Block:
-    block: Block = {"type": "section", "text": md(text)}
+) -> BlockDict:
+    block: BlockDict = {"type": "section", "text": md(text)}
     if accessory is not None:
         block["accessory"] = accessory
     if block_id is not None:
@@ -61,11 +61,11 @@ def section(
     return block
 
 
-def context(*texts: str) -> Block:
+def context(*texts: str) -> BlockDict:
     return {"type": "context", "elements": [md(t) for t in texts[:CONTEXT_ELEMENTS]]}
 
 
-def divider() -> Block:
+def divider() -> BlockDict:
     return {"type": "divider"}
 
 
@@ -100,8 +100,8 @@ def confirm_dialog(title: str, text: str, yes: str, no: str = "Cancel") -> dict[
     }
 
 
-def actions(*elements: dict[str, Any], block_id: str | None = None) -> Block:
-    block: Block = {"type": "actions", "elements": list(elements[:ACTIONS_ELEMENTS])}
+def actions(*elements: dict[str, Any], block_id: str | None = None) -> BlockDict:
+    block: BlockDict = {"type": "actions", "elements": list(elements[:ACTIONS_ELEMENTS])}
     if block_id is not None:
         block["block_id"] = block_id
     return block
@@ -118,7 +118,7 @@ def text_input(
     hint: str = "",
     optional: bool = False,
     max_length: int | None = None,
-) -> Block:
+) -> BlockDict:
     element: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": action_id,
@@ -130,7 +130,7 @@ def text_input(
         element["initial_value"] = initial
     if max_length is not None:
         element["max_length"] = max_length
-    block: Block = {
+    block: BlockDict = {
         "type": "input",
         "block_id": block_id,
         "label": plain(label, 2000),
@@ -145,7 +145,7 @@ def text_input(
 def modal(
     callback_id: str,
     title: str,
-    blocks: Sequence[Block],
+    blocks: Sequence[BlockDict],
     *,
     metadata: str = "",
     submit: str | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.probe.model import HostResult, TargetResult, Verdict
-from bot.slack.views.kit import CROSS, TICK, WARN, Block, chunk_lines, escape, section
+from bot.slack.views.kit import CROSS, TICK, WARN, BlockDict, chunk_lines, escape, section
 
 SUPPORTS_TLS = "Supports TLS"
 SHORT_REASON = 140
@@ -71,7 +71,7 @@ def check_message(result: TargetResult) -> dict[str, Any]:
     reason = first_reason(result)
     if reason and not result.verdict.ok:
         head += f"\n{escape(reason)}"
-    blocks: list[Block] = [section(head)]
+    blocks: list[BlockDict] = [section(head)]
     for text in chunk_lines(detail_lines(result))[:10]:
         blocks.append(section(text))
     plain_text = f"{result.target}: {result.verdict.label}"
