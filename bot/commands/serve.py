@@ -41,6 +41,25 @@ def check_settings(settings: Settings) -> None:
         )
 
 
+def open_store(settings: Settings) -> Any:
+    """The database, refused with one line when it cannot be used or its schema is behind."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.policy.db import check_schema, make_engine
+    from bot.policy.errors import PolicyError
+    from bot.slack.store import Store
+
+    try:
+        engine = make_engine(settings.database_url)
+        check_schema(engine)
+    except PolicyError as exc:
+        raise ConfigError(f"DATABASE_URL: {exc}") from None
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise ConfigError(f"DATABASE_URL: cannot open the database: {reason}") from None
+    return Store(engine)
+
+
 def make_prober(settings: Settings) -> Any:
     module = importlib.import_module("bot.probe.prober")
     return module.Prober(settings.probe)
@@ -49,9 +68,10 @@ def make_prober(settings: Settings) -> Any:
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     check_settings(settings)
+    store = open_store(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        asyncio.run(serve(settings, host=args.host))
+        asyncio.run(serve(settings, store, host=args.host))
     except ConfigError:
         raise
     except OSError as exc:
@@ -60,11 +80,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def serve(settings: Settings, *, host: str = "0.0.0.0") -> None:  # noqa: S104
+async def serve(settings: Settings, store: Any, *, host: str = "0.0.0.0") -> None:  # noqa: S104
     from bot.slack.app import build_app
     from bot.slack.services import Services
 
-    services = Services.for_settings(settings, prober=make_prober(settings))
+    services = Services.for_settings(settings, store=store, prober=make_prober(settings))
     app = build_app(settings, services=services)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

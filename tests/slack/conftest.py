@@ -7,11 +7,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from bot.config import Secret, Settings
 from bot.slack.app import build_app
 from bot.slack.server import bound_port, start_http
 from bot.slack.services import Services
+from bot.slack.store import Store
 from tests.slack.prober import TableProber
 from tests.support.slack_api import SlackApi
 from tests.support.slack_client import SlackClient
@@ -56,10 +58,10 @@ async def slack_api() -> AsyncIterator[SlackApi]:
 
 
 @pytest.fixture
-async def bot(slack_api: SlackApi) -> AsyncIterator[Bot]:
+async def bot(slack_api: SlackApi, engine: Engine) -> AsyncIterator[Bot]:
     settings = make_settings(slack_api.base_url + "api/")
     prober = TableProber()
-    services = Services.for_settings(settings, prober=prober)
+    services = Services.for_settings(settings, store=Store(engine), prober=prober)
     app = build_app(settings, services=services)
     runner = await start_http(app, "127.0.0.1", 0)
     url = f"http://127.0.0.1:{bound_port(runner)}/slack/events"

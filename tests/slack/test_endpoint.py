@@ -9,7 +9,7 @@ import pytest
 from bot.probe.model import Verdict
 from tests.slack.conftest import Bot
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.db]
 
 
 async def test_a_signed_help_command_is_answered_privately_with_the_help(bot: Bot) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import pytest
 
@@ -46,3 +47,14 @@ async def test_the_web_client_waits_out_a_rate_limit_and_retries(slack_api: Slac
     assert response["ok"] is True
     assert time.monotonic() - started >= 1.0
     assert [c.method for c in slack_api.calls] == ["chat.postMessage#429", "chat.postMessage"]
+
+
+def test_serve_refuses_a_database_without_the_schema(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "s")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/empty.db")
+    with pytest.raises(ConfigError, match="tlsbot db upgrade") as info:
+        serve.run(argparse.Namespace(host="127.0.0.1"))
+    assert str(info.value).startswith("DATABASE_URL: ")
