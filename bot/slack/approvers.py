@@ -53,7 +53,7 @@ class Approvers:
         try:
             response: Any = await client.usergroups_users_list(usergroup=group)
         except SlackApiError as exc:
-            log.warning("cannot resolve user group %s: %s", group, exc.response.get("error"))
+            log.warning("cannot resolve user group %s: %s", group, exc)
             return frozenset()
         members = frozenset(str(u) for u in response.get("users") or ())
         self._cache[group] = (now + self.ttl, members)

@@ -1,6 +1,6 @@
 """The one error handler: known errors become a message, the rest get an id.
 
-:class:`UserError` (and the policy store's domain errors, once mapped here) are
+:class:`UserError` (and the policy store's :class:`PolicyError` tree, and bad names) are
 expected outcomes the user can act on: their text is shown as is. Anything else
 is a bug: it is logged with a correlation id, and the user sees the same id so
 the two can be matched.
@@ -16,6 +16,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.policy.errors import PolicyError
+from bot.probe.names import InvalidName
 from bot.slack.replies import tell
 
 log = logging.getLogger("bot.slack")
@@ -25,24 +27,14 @@ class UserError(Exception):
     """Something the user asked for cannot be done; ``str()`` tells them why."""
 
 
+KNOWN: tuple[type[BaseException], ...] = (UserError, PolicyError, InvalidName)
+
+
 def known_message(error: BaseException) -> str | None:
     """The user-facing text of an expected error, or None for a bug."""
-    if isinstance(error, UserError):
+    if isinstance(error, KNOWN):
         return str(error)
-    for kind in _KNOWN:
-        if isinstance(error, kind):
-            return str(error)
     return None
-
-
-_KNOWN: list[type[BaseException]] = []
-
-
-def know(*kinds: type[BaseException]) -> None:
-    """Declare error types whose message is fit for users (called at assembly)."""
-    for kind in kinds:
-        if kind not in _KNOWN:
-            _KNOWN.append(kind)
 
 
 def error_id() -> str:

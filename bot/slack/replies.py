@@ -13,6 +13,8 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.policy.types import Actor
+
 
 def user_of(body: Mapping[str, Any]) -> str | None:
     user = body.get("user")
@@ -67,3 +69,15 @@ async def dm(
 ) -> None:
     """A direct message from the app (its Messages tab)."""
     await client.chat_postMessage(channel=user, text=text, blocks=list(blocks) if blocks else None)
+
+
+def actor_of(body: Mapping[str, Any]) -> Actor:
+    """Who sent this request, as the policy store records people."""
+    user = body.get("user")
+    if isinstance(user, Mapping):
+        uid = str(user.get("id") or "")
+        name = str(user.get("username") or user.get("name") or uid)
+    else:
+        uid = str(body.get("user_id") or "")
+        name = str(body.get("user_name") or uid)
+    return Actor(uid, name)

@@ -48,6 +48,7 @@ class SlackApi:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/respond/{key}", self._respond)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -181,6 +182,8 @@ def _view_body(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _decode(request: web.Request) -> dict[str, Any]:
+    if request.method == "GET":
+        return dict(request.query)
     raw = await request.text()
     if request.content_type == "application/json":
         return dict(json.loads(raw or "{}"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack.listeners import commands
+from bot.slack.listeners import approvals, commands
 
 
 def register(app: AsyncApp) -> None:
-    for module in (commands,):
+    for module in (commands, approvals):
         module.register(app)

@@ -1,0 +1,51 @@
+"""Small helpers the listeners share: reading payloads, running work after the ack."""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine, Mapping
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack import errors
+from bot.slack.services import Services
+
+
+def later(
+    services: Services,
+    client: AsyncWebClient,
+    body: Mapping[str, Any],
+    coro: Coroutine[Any, Any, None],
+    name: str,
+) -> None:
+    """Run ``coro`` after the ack; an error reaches the user through the one error path."""
+
+    async def on_error(exc: BaseException) -> None:
+        await errors.report(exc, body, client)
+
+    services.background.spawn(coro, name=name, on_error=on_error)
+
+
+def action_value(body: Mapping[str, Any]) -> str:
+    actions = body.get("actions") or [{}]
+    return str(actions[0].get("value") or "")
+
+
+def action_int(body: Mapping[str, Any]) -> int:
+    value = action_value(body)
+    if not value.isdigit():
+        raise errors.UserError("This button is out of date; open the view again.")
+    return int(value)
+
+
+def message_location(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+    return (str(channel) if channel else None, str(ts) if ts else None)
+
+
+def field_value(view: Mapping[str, Any], block_id: str, action_id: str) -> str:
+    values = (view.get("state") or {}).get("values") or {}
+    entry = (values.get(block_id) or {}).get(action_id) or {}
+    return str(entry.get("value") or "")
