@@ -53,7 +53,7 @@ def state_of(bot: Bot, request_id: int) -> str:
 async def test_an_approver_approves_and_the_message_and_requester_are_told(bot: Bot) -> None:
     rid = route_request(bot)
     message = await posted(bot, rid)
-    assert "Change request #%d" % rid in str(message["blocks"])
+    assert f"Change request #{rid}" in str(message["blocks"])
     assert "has not been validated" in str(message["blocks"])
     answer = await bot.slack.click_in_message(message, Action.APPROVE, str(rid), user=APPROVER)
     assert answer.status == 200
