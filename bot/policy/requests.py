@@ -10,7 +10,7 @@ expiring are in :mod:`bot.policy.approvals`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -63,8 +63,12 @@ def propose(
     reverts_id: int | None = None,
     extra: dict[str, Any] | None = None,
     now: datetime | None = None,
+    on_created: Callable[[ChangeRequest], None] | None = None,
 ) -> ChangeRequest:
-    """Store a pending change request of ``kind`` with ``items``; commits and returns it."""
+    """Store a pending change request of ``kind`` with ``items``; commits and returns it.
+
+    ``on_created`` runs inside the same transaction once the request has its id.
+    """
     now = now or utcnow()
     if not items:
         raise InvalidInput("There is nothing to change in this request.")
@@ -104,6 +108,8 @@ def propose(
             request_id=request.id,
             now=now,
         )
+        if on_created is not None:
+            on_created(request)
     return request
 
 
