@@ -17,13 +17,14 @@ class Meta:
     request: int | None = None  # a change request (Reject reason modal)
     channel: str | None = None  # where the request's message is (Reject reason modal)
     ts: str | None = None
+    line: str | None = None  # the row a per-domain step is about ("l3", "p12")
 
     def encode(self) -> str:
         data: dict[str, object] = {}
-        for name in ("draft", "version", "request", "channel", "ts"):
+        for name, key in _KEYS.items():
             value = getattr(self, name)
             if value is not None:
-                data[name[0] if name != "ts" else "t"] = value
+                data[key] = value
         if self.page:
             data["p"] = self.page
         if self.expanded:
@@ -54,4 +55,8 @@ class Meta:
             request=num("r"),
             channel=str(data["c"]) if isinstance(data.get("c"), str) else None,
             ts=str(data["t"]) if isinstance(data.get("t"), str) else None,
+            line=str(data["l"]) if isinstance(data.get("l"), str) else None,
         )
+
+
+_KEYS = {"draft": "d", "version": "v", "request": "r", "channel": "c", "ts": "t", "line": "l"}

@@ -30,6 +30,7 @@ class RoutesPage:
     pending: tuple[PendingItem, ...] = ()
     problem: str | None = None  # why Next was refused, shown at the top
     validating: bool = False
+    notice: str | None = None  # e.g. "Change request #3 awaits approval"
 
 
 class RowState(enum.StrEnum):

@@ -41,7 +41,9 @@ def routes_view(page: RoutesPage, meta: Meta) -> dict[str, Any]:
         ),
     ]
     if page.problem:
-        blocks.append(section(f"{WARN} {escape(page.problem)}"))
+        blocks.append(section(f"{WARN} {page.problem}"))
+    if page.notice:
+        blocks.append(section(escape(page.notice)))
     if page.validating:
         blocks.append(section(f"{HOURGLASS} Validating {len(page.routes)} routes…"))
     if not page.routes:
