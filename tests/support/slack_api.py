@@ -93,6 +93,33 @@ class SlackApi:
                 await self._changed.wait()
         return hit
 
+    async def wait_view(
+        self,
+        view_id: str,
+        where: Callable[[dict[str, Any]], bool],
+        *,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
+        """Wait until the stored view ``view_id`` matches (after updates, or an ack's update)."""
+
+        def found() -> dict[str, Any] | None:
+            view = self.views.get(view_id)
+            return view if view is not None and where(view) else None
+
+        async with asyncio.timeout(timeout):
+            while (hit := found()) is None:
+                async with self._changed:
+                    try:
+                        async with asyncio.timeout(0.2):
+                            await self._changed.wait()
+                    except TimeoutError:
+                        pass
+        return hit
+
+    def close_view(self, view_id: str) -> None:
+        """The user closed the modal: later views.update calls answer not_found."""
+        self.views.pop(view_id, None)
+
     def texts(self, method: str) -> list[str]:
         """Every text (``text`` plus all block texts) sent with ``method``, one string per call."""
         return [all_text(c.body) for c in self.of(method)]

@@ -152,7 +152,6 @@ class SlackClient:
         user: str = "UADMIN01",
     ) -> Answer:
         """Submit a modal; ``values`` is ``{block_id: {action_id: text}}``."""
-        payload = self._base("view_submission", user)
         state = {
             block: {
                 action: {"type": "plain_text_input", "value": text}
@@ -160,9 +159,20 @@ class SlackClient:
             }
             for block, fields in (values or {}).items()
         }
+        return await self.submit_state(view, state, user=user)
+
+    async def submit_state(
+        self, view: dict[str, Any], state: dict[str, Any], *, user: str = "UADMIN01"
+    ) -> Answer:
+        """Submit a modal with a raw ``state.values`` (checkboxes and the like)."""
+        payload = self._base("view_submission", user)
         payload["view"] = {**view, "state": {"values": state}}
         payload["response_urls"] = []
-        return await self.interact(payload)
+        answer = await self.interact(payload)
+        body = answer.json if answer.text.startswith("{") else {}
+        if body.get("response_action") == "update" and view.get("id") in self.api.views:
+            self.api.views[view["id"]] = {**body["view"], "id": view["id"]}
+        return answer
 
     async def closed(self, view: dict[str, Any], *, user: str = "UADMIN01") -> Answer:
         payload = self._base("view_closed", user)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
@@ -9,6 +10,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import errors
 from bot.slack.services import Services
+
+# A modal's submission is answered with its next view (``response_action: update``);
+# Slack applies that view when our HTTP answer reaches it. Work that updates the
+# same view afterwards waits this long, so its update cannot overtake the answer.
+SUBMIT_GRACE = 0.25
 
 
 def later(
@@ -23,7 +29,14 @@ def later(
     async def on_error(exc: BaseException) -> None:
         await errors.report(exc, body, client)
 
+    if body.get("type") == "view_submission":
+        coro = _after(SUBMIT_GRACE, coro)
     services.background.spawn(coro, name=name, on_error=on_error)
+
+
+async def _after(delay: float, coro: Coroutine[Any, Any, None]) -> None:
+    await asyncio.sleep(delay)
+    await coro
 
 
 def action_value(body: Mapping[str, Any]) -> str:
