@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from bot import __version__
 from bot.config import ConfigError
 
-COMMANDS = ("probe", "serve")
+COMMANDS = ("probe", "serve", "db", "audit")
 
 
 def build_parser() -> argparse.ArgumentParser:

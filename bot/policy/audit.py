@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Row, select, update
-from sqlmodel import Session, col
+from sqlalchemy import Row, insert, select, update
+from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as sm_select
 
 from bot.policy.models import AuditEvent, AuditHead
@@ -118,12 +118,13 @@ def append(
     """Append one event in the caller's transaction (which the caller commits)."""
     at = (now or utcnow()).astimezone(UTC)
     before, after = jsonable(before), jsonable(after)
+    # Plain statements on the session's connection: no autoflush, no identity map.
+    connection = session.connection()
+    head = SQLModel.metadata.tables[AuditHead.__tablename__]
     # The UPDATE comes first: it takes the lock that makes appends serial.
-    session.execute(
-        update(AuditHead).where(col(AuditHead.id) == _HEAD_ID).values(seq=col(AuditHead.seq) + 1)
-    )
-    seq, prev_hash = session.execute(
-        select(col(AuditHead.seq), col(AuditHead.hash)).where(col(AuditHead.id) == _HEAD_ID)
+    connection.execute(update(head).where(head.c.id == _HEAD_ID).values(seq=head.c.seq + 1))
+    seq, prev_hash = connection.execute(
+        select(head.c.seq, head.c.hash).where(head.c.id == _HEAD_ID)
     ).one()
     digest = _hash(
         canonical(
@@ -138,23 +139,22 @@ def append(
             prev_hash=prev_hash,
         )
     )
-    event = AuditEvent(
-        seq=seq,
-        at=at,
-        actor_id=actor.id,
-        actor_name=actor.name,
-        action=str(action),
-        subject=subject,
-        before=before,
-        after=after,
-        request_id=request_id,
-        prev_hash=prev_hash,
-        hash=digest,
-    )
-    session.add(event)
-    session.execute(update(AuditHead).where(col(AuditHead.id) == _HEAD_ID).values(hash=digest))
-    session.flush()
-    return event
+    values = {
+        "seq": seq,
+        "at": at,
+        "actor_id": actor.id,
+        "actor_name": actor.name,
+        "action": str(action),
+        "subject": subject,
+        "before": before,
+        "after": after,
+        "request_id": request_id,
+        "prev_hash": prev_hash,
+        "hash": digest,
+    }
+    connection.execute(insert(SQLModel.metadata.tables[AuditEvent.__tablename__]).values(**values))
+    connection.execute(update(head).where(head.c.id == _HEAD_ID).values(hash=digest))
+    return AuditEvent.model_validate(values)
 
 
 @dataclass(frozen=True, slots=True)

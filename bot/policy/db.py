@@ -24,10 +24,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, create_engine
 
-from bot.policy.errors import InvalidInput, SchemaOutdated
+from bot.policy.errors import DatabaseUnavailable, InvalidInput, SchemaOutdated
 
 SCRIPT_LOCATION = "bot.policy:migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -107,8 +107,37 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as exc:
+        raise DatabaseUnavailable(
+            f"cannot open the database {describe_url(engine)}: {_first_line(exc)}"
+        ) from exc
+
+
+def describe_url(engine: Engine) -> str:
+    """The engine's URL with any password hidden."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _first_line(exc: OperationalError) -> str:
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def open_checked(url: str) -> Engine:
+    """For ``tlsbot serve``: an engine on ``url`` whose schema is current, or a PolicyError.
+
+    The error's ``str()`` is one line saying what to run (``tlsbot db upgrade``).
+    """
+    engine = make_engine(url)
+    try:
+        check_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,8 @@ sentence for that person, so the Slack layer and the CLI show it as it is::
     │   └── StaleDraft  — the draft changed since the caller read it
     ├── InvalidInput    — bad input outside batch entry (empty reason, bad route)
     ├── BatchError      — a batch cannot be used as it is (too many lines, unvalidated)
-    └── SchemaOutdated  — the database schema is not the one this code needs
+    ├── SchemaOutdated  — the database schema is not the one this code needs
+    └── DatabaseUnavailable — the database cannot be reached or opened
 
 Expected outcomes (a line that is a duplicate, a request that turned out to be
 superseded) are values, not errors; see ``batch.BatchLine`` and ``requests.Decision``.
@@ -49,3 +50,7 @@ class BatchError(InvalidInput):
 
 class SchemaOutdated(PolicyError):
     """The database schema is missing or older (or newer) than this code's."""
+
+
+class DatabaseUnavailable(PolicyError):
+    """The database cannot be reached or opened."""

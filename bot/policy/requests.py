@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from bot.config import Settings
 from bot.policy import audit
 from bot.policy.apply import (
+    UPDATABLE,
     active_policy,
     active_route,
     first_conflict,
@@ -145,6 +146,21 @@ def add_policy_item(
         "validation_id": validation.id,
         "evidence": evidence(validation),
     }
+
+
+def update_policy_item(*, session: Session, domain: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """The item changing fields of ``domain``'s active policy (for the monitor's
+    relax / suspend / enforce requests: ``level``, ``mode``, ``relaxed_until``, …)."""
+    name = _domain(domain)
+    policy = active_policy(session, name)
+    if policy is None:
+        raise NotFound(f"{name} has no TLS policy.")
+    unknown = sorted(set(changes) - set(UPDATABLE))
+    if unknown:
+        raise InvalidInput(f"{', '.join(unknown)} cannot be changed on a TLS policy.")
+    item = _remove_policy_item(policy)
+    item.update(op="update_policy", set=audit.jsonable(changes))
+    return item
 
 
 def propose_add_domains(

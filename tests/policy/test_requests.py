@@ -373,3 +373,26 @@ def test_rules_come_from_settings() -> None:
         {"TLSBOT_REQUIRED_APPROVALS": "2", "TLSBOT_REQUEST_TTL_HOURS": "5", "TLSBOT_EHLO_NAME": "x"}
     )
     assert Rules.from_settings(settings) == Rules(2, 5.0)
+
+
+def test_open_kinds_update_a_policy_for_the_monitor(session: Session) -> None:
+    from bot.policy.requests import propose, update_policy_item
+
+    approve(
+        session=session,
+        request_id=_add(session, "a.example").id,
+        approver=BO,
+        is_approver=is_approver,
+    )
+    until = T0 + timedelta(days=90)
+    item = update_policy_item(
+        session=session,
+        domain="a.example",
+        changes={"level": "relaxed", "mode": "observe", "relaxed_until": until},
+    )
+    request = propose(session=session, kind="relax", items=[item], requester=ANN, rules=RULES)
+    approve(session=session, request_id=request.id, approver=BO, is_approver=is_approver)
+    policy = queries.find_policy(session=session, domain="a.example")
+    assert (policy.level, policy.mode, policy.relaxed_until) == ("relaxed", "observe", until)
+    with pytest.raises(InvalidInput, match="domain cannot be changed"):
+        update_policy_item(session=session, domain="a.example", changes={"domain": "b.example"})

@@ -51,6 +51,14 @@ class TestDatabase:
     def is_postgresql(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
+    @property
+    def url_with_schema(self) -> str:
+        """The URL alone reaching this test session's schema (for DATABASE_URL in CLI tests)."""
+        if self.schema is None:
+            return self.url
+        joiner = "&" if "?" in self.url else "?"
+        return f"{self.url}{joiner}options=-csearch_path%3D{self.schema}"
+
     def new_engine(self) -> Engine:
         """A separate engine on the same database and schema (for threads, processes)."""
         return make_engine(self.url, connect_args=self.connect_args)
