@@ -31,7 +31,7 @@ def normalise_domain(text: str) -> str:
     if any(ch.isspace() for ch in raw):
         raise InvalidName(f"{_show(raw)} contains white space")
     name = raw[:-1] if raw.endswith(".") else raw
-    if not name or name.startswith(".") or ".." in name:
+    if not name or name.startswith(".") or name.endswith(".") or ".." in name:
         raise InvalidName(f"{_show(raw)} has an empty label")
     if _is_ip_literal(name):
         raise InvalidName(f"{_show(raw)} is an IP address, not a domain")

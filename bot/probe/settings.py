@@ -23,3 +23,4 @@ class ProbeSettings:
     ehlo_name: str = field(default_factory=socket.getfqdn)
     dns_timeout: float = 5.0
     mta_sts_timeout: float = 5.0
+    mta_sts_port: int = 443  # HTTPS port of mta-sts.<domain>; tests serve on a high port

@@ -1,0 +1,90 @@
+"""Extra facts about a mail domain; they are reported and never change a verdict.
+
+- MTA-STS (RFC 8461): the ``_mta-sts.<domain>`` TXT record, then the policy
+  fetched over HTTPS (see :mod:`bot.probe.mta_sts`): its mode and mx patterns.
+  A policy in ``enforce`` or ``testing`` mode that does not cover one of the
+  domain's MX hosts is reported as ``validation-failure``.
+- DANE (RFC 7672): the TLSA records at ``_<port>._tcp.<mx>`` of every MX host,
+  as text. They are listed, not validated (no DNSSEC validation here).
+- TLS-RPT (RFC 8460): the ``_smtp._tls.<domain>`` TXT record (``v=TLSRPTv1``).
+
+All lookups run concurrently through the shared :class:`~bot.probe.dns.Resolver`
+(which caps queries in flight); the policy fetch starts once the TXT record
+says there is a policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+
+from bot.probe.dns import Resolver
+from bot.probe.model import Code, DomainExtras, Reason
+from bot.probe.mta_sts import StsPolicy, fetch_policy, parse_sts_txt
+from bot.probe.settings import ProbeSettings
+
+
+async def gather_extras(
+    domain: str,
+    mx_hosts: Sequence[str],
+    *,
+    resolver: Resolver,
+    settings: ProbeSettings,
+    port: int,
+) -> DomainExtras:
+    """MTA-STS, TLSA and TLS-RPT facts of ``domain`` (already normalised)."""
+    hosts = tuple(dict.fromkeys(h.lower().rstrip(".") for h in mx_hosts))
+    sts, tlsa, tls_rpt = await asyncio.gather(
+        _mta_sts(domain, hosts, resolver=resolver, settings=settings),
+        _tlsa(hosts, port, resolver),
+        _tls_rpt(domain, resolver),
+    )
+    txt, policy, error = sts
+    return DomainExtras(
+        mta_sts_txt=txt,
+        mta_sts_mode=policy.mode if policy else None,
+        mta_sts_mx=policy.mx if policy else (),
+        mta_sts_error=error,
+        tlsa=tlsa,
+        tls_rpt=tls_rpt,
+    )
+
+
+async def _mta_sts(
+    domain: str, hosts: tuple[str, ...], *, resolver: Resolver, settings: ProbeSettings
+) -> tuple[str | None, StsPolicy | None, Reason | None]:
+    name = f"_mta-sts.{domain}"
+    found = await resolver.txt(name)
+    if found.error is not None:
+        return None, None, Reason(found.error.code, f"MTA-STS record: {found.error.message}")
+    txt, invalid = parse_sts_txt(found.records)
+    if txt is None or invalid is not None:
+        return txt, None, invalid
+    policy = await fetch_policy(domain, resolver=resolver, settings=settings)
+    if isinstance(policy, Reason):
+        return txt, None, policy
+    uncovered = [h for h in hosts if not policy.matches(h)]
+    if policy.mode != "none" and uncovered:
+        return (
+            txt,
+            policy,
+            Reason(
+                Code.VALIDATION_FAILURE,
+                f"MX {', '.join(uncovered)} not covered by the MTA-STS policy "
+                f"(mx: {', '.join(policy.mx)}); senders that honour it will not deliver there",
+            ),
+        )
+    return txt, policy, None
+
+
+async def _tlsa(hosts: tuple[str, ...], port: int, resolver: Resolver) -> tuple[str, ...]:
+    names = [f"_{port}._tcp.{host}" for host in hosts]
+    results = await asyncio.gather(*(resolver.tlsa(name) for name in names))
+    return tuple(f"{r.name}. {record}" for r in results for record in sorted(r.records))
+
+
+async def _tls_rpt(domain: str, resolver: Resolver) -> str | None:
+    found = await resolver.txt(f"_smtp._tls.{domain}")
+    records = sorted(r for r in found.records if re.match(r"^v=TLSRPTv1\s*(;|$)", r))
+    return records[0] if records else None
