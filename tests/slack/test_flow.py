@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.policy.queries import list_policies
-from bot.probe.model import Verdict
 from bot.slack.ids import Action, Block, Field, View
 from tests.slack.conftest import APPROVER, REQUESTER, Bot
+from tests.slack.net import ROUTE_GOOD, ROUTE_PLAIN, Net
 from tests.slack.steps import approval_message, button_values, has
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.db]
@@ -21,7 +21,8 @@ async def open_setup(bot: Bot) -> str:
     return next(iter(bot.api.views))
 
 
-async def test_from_setup_to_an_approved_policy(bot: Bot) -> None:
+async def test_from_setup_to_an_approved_policy(real_bot: Bot, world: Net) -> None:
+    bot = real_bot
     api, slack = bot.api, bot.slack
     view_id = await open_setup(bot)
 
@@ -38,9 +39,10 @@ async def test_from_setup_to_an_approved_policy(bot: Bot) -> None:
     bad = await slack.submit(view, {Block.ROUTE: {Field.ROUTE: "not a host"}})
     assert bad.json["response_action"] == "errors"
     assert Block.ROUTE in bad.json["errors"]
-    bot.prober.verdicts["mx1.corp.example"] = Verdict.UNSUPPORTED
-    await slack.submit(view, {Block.ROUTE: {Field.ROUTE: "mx1.corp.example"}})
-    view = await api.wait_view(view_id, has("Change request #1 to add mx1.corp.example:25"))
+    world.dns.set("mx1.corp.test", "A", ROUTE_PLAIN)  # a server without STARTTLS
+    await slack.submit(view, {Block.ROUTE: {Field.ROUTE: "mx1.corp.test"}})
+    port = world.prober.settings.smtp_port
+    view = await api.wait_view(view_id, has(f"Change request #1 to add mx1.corp.test:{port}"))
     message = await approval_message(api, 1)
     assert "TLS Not Supported" in str(message["blocks"])
     await slack.click_in_message(message, Action.APPROVE, "1", user=APPROVER)
@@ -52,16 +54,16 @@ async def test_from_setup_to_an_approved_policy(bot: Bot) -> None:
     view = await api.wait_view(view_id, has(callback=View.ROUTE_VALIDATE))
     bad = await slack.submit(view, {Block.EMAIL: {Field.EMAIL: "nobody"}})
     assert bad.json["response_action"] == "errors"
-    await slack.submit(view, {Block.EMAIL: {Field.EMAIL: "postmaster@corp.example"}})
+    await slack.submit(view, {Block.EMAIL: {Field.EMAIL: "postmaster@corp.test"}})
     view = await api.wait_view(view_id, has("TLS Not Supported", callback=View.ROUTES))
     await slack.click_in_view(view, Action.ROUTES_NEXT)
     view = await api.wait_view(view_id, has("Next is refused"))
 
     # The server is fixed; Validate again, then Next goes on to the external domains.
-    bot.prober.verdicts["mx1.corp.example"] = Verdict.STRICT
+    world.dns.set("mx1.corp.test", "A", ROUTE_GOOD)
     await slack.click_in_view(view, Action.ROUTES_VALIDATE)
     view = await api.wait_view(view_id, has(callback=View.ROUTE_VALIDATE))
-    await slack.submit(view, {Block.EMAIL: {Field.EMAIL: "postmaster@corp.example"}})
+    await slack.submit(view, {Block.EMAIL: {Field.EMAIL: "postmaster@corp.test"}})
     view = await api.wait_view(view_id, has("Strict - Trusted Enforced", callback=View.ROUTES))
     await slack.click_in_view(view, Action.ROUTES_NEXT)
     view = await api.wait_view(view_id, has("External domains", callback=View.DOMAINS))
@@ -69,7 +71,7 @@ async def test_from_setup_to_an_approved_policy(bot: Bot) -> None:
     # Add External Domains: Continue lists each problem with Remove; Add keeps the clean list.
     await slack.click_in_view(view, Action.DOMAINS_ADD)
     view = await api.wait_view(view_id, has(callback=View.DOMAINS_ADD))
-    text = "Partner.example\nsupplier.example\nbad..name\npartner.example\nself.example\n"
+    text = "Partner.test\nsupplier.test\nbad..name\npartner.test\nself.test\n"
     answer = await slack.submit(view, {Block.DOMAINS: {Field.DOMAINS: text}})
     assert answer.json["response_action"] == "update"
     view = api.views[view_id]
@@ -80,7 +82,6 @@ async def test_from_setup_to_an_approved_policy(bot: Bot) -> None:
     assert len(problem_lines) == 2
     await slack.click_in_view(view, Action.BATCH_REMOVE, problem_lines[0])
     view = await api.wait_view(view_id, has("1 line cannot be added"))
-    bot.prober.verdicts["self.example"] = Verdict.RELAXED
     answer = await slack.submit(view)
     assert answer.json["response_action"] == "update"
 
@@ -98,7 +99,8 @@ async def test_from_setup_to_an_approved_policy(bot: Bot) -> None:
     message = await approval_message(api, 2)
     words = str(message["blocks"])
     assert "Add 3 external domains" in words
-    assert "self.example would be enforced without verified TLS" in words
+    assert "self.test would be enforced without verified TLS" in words
+    assert "self-signed" in words
 
     # An approver approves; the policies are in force and the requester is told.
     await slack.click_in_message(message, Action.APPROVE, "2", user=APPROVER)
@@ -108,6 +110,6 @@ async def test_from_setup_to_an_approved_policy(bot: Bot) -> None:
     assert "approved" in dm.body["text"]
     await bot.settle()
     domains = bot.services.store.run_sync(lambda s: [p.domain for p in list_policies(session=s)])
-    assert domains == ["partner.example", "self.example", "supplier.example"]
+    assert domains == ["partner.test", "self.test", "supplier.test"]
     await slack.click_in_view(view, Action.EDIT)
     view = await api.wait_view(view_id, has("3 external domain TLS policies in force"))

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
+from bot.policy.apply import route_label
 from bot.policy.errors import NotFound, PolicyError
 from bot.policy.queries import list_routes
 from bot.policy.requests import Rules, propose_add_route, propose_remove_route
@@ -58,14 +59,16 @@ async def on_add_route_submit(
     client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
+    services = services_of(context)
     text = field_value(view, Block.ROUTE, Field.ROUTE).strip()
     try:
-        host, port = parse_route(text)
+        host, port = parse_route(text, default_port=services.settings.probe.smtp_port)
     except InvalidName as exc:
         await ack(response_action="errors", errors={Block.ROUTE.value: f"{exc}"[:150]})
         return
-    await ack(response_action="update", view=working_view(f"Testing {host}:{port}…"))
-    services, actor, view_id = services_of(context), actor_of(body), str(view["id"])
+    await ack(response_action="update", view=working_view(f"Testing {route_label(host, port)}…"))
+    actor, view_id = actor_of(body), str(view["id"])
+    label = route_label(host, port)
 
     async def work() -> None:
         result = await services.prober.probe_route(host, port)
@@ -76,7 +79,7 @@ async def on_add_route_submit(
             request = propose_add_route(
                 session=session,
                 requester=actor,
-                route=text,
+                route=label,
                 validation_id=validation.id,
                 rules=rules,
             )
@@ -89,10 +92,10 @@ async def on_add_route_submit(
             await show(client, view_id, await routes_for(services, problem=escape(str(exc))))
             return
         await post_request(services, client, request_id)
-        notice = f"Change request #{request_id} to add {host}:{port} awaits approval."
+        notice = f"Change request #{request_id} to add {label} awaits approval."
         await show(client, view_id, await routes_for(services, notice=notice))
 
-    later(services, client, body, work(), f"add route {text}")
+    later(services, client, body, work(), f"add route {label}")
 
 
 async def on_remove_route(
