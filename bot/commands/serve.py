@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
 import signal
 import sys
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.config import ConfigError, Settings
+from bot.policy.db import open_checked
+from bot.policy.errors import PolicyError
+from bot.probe.prober import Prober
+from bot.slack.store import Store
 
 log = logging.getLogger("bot.serve")
 
@@ -41,28 +46,16 @@ def check_settings(settings: Settings) -> None:
         )
 
 
-def open_store(settings: Settings) -> Any:
+def open_store(settings: Settings) -> Store:
     """The database, refused with one line when it cannot be used or its schema is behind."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from bot.policy.db import check_schema, make_engine
-    from bot.policy.errors import PolicyError
-    from bot.slack.store import Store
-
     try:
-        engine = make_engine(settings.database_url)
-        check_schema(engine)
+        engine = open_checked(settings.database_url)
     except PolicyError as exc:
         raise ConfigError(f"DATABASE_URL: {exc}") from None
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise ConfigError(f"DATABASE_URL: cannot open the database: {reason}") from None
     return Store(engine)
-
-
-def make_prober(settings: Settings) -> Any:
-    module = importlib.import_module("bot.probe.prober")
-    return module.Prober(settings.probe)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,22 +73,33 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def serve(settings: Settings, store: Any, *, host: str = "0.0.0.0") -> None:  # noqa: S104
+async def serve(
+    settings: Settings,
+    store: Store,
+    *,
+    host: str = "0.0.0.0",  # noqa: S104
+    stop: asyncio.Event | None = None,
+    started: asyncio.Event | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM (or until ``stop`` is set, for tests)."""
     from bot.slack.app import build_app
     from bot.slack.services import Services
 
-    services = Services.for_settings(settings, store=store, prober=make_prober(settings))
+    services = Services.for_settings(settings, store=store, prober=Prober(settings.probe))
     app = build_app(settings, services=services)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
     if settings.slack_app_token is not None:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
         await handler.connect_async()  # type: ignore[no-untyped-call]
         log.info("tlsbot connected in Socket Mode")
+        if started is not None:
+            started.set()
         await stop.wait()
         await handler.close_async()  # type: ignore[no-untyped-call]
     else:
@@ -103,6 +107,8 @@ async def serve(settings: Settings, store: Any, *, host: str = "0.0.0.0") -> Non
 
         runner = await start_http(app, host, settings.port)
         log.info("tlsbot listening on http://%s:%d/slack/events", host, settings.port)
+        if started is not None:
+            started.set()
         await stop.wait()
         await runner.cleanup()
     await services.background.cancel()

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
+from dataclasses import replace
 from typing import Any
 
+import aiohttp
 import pytest
+from sqlalchemy import Engine
 
+from bot.cli import main
 from bot.commands import serve
 from bot.config import ConfigError
 from bot.slack.app import build_client
-from tests.slack.conftest import make_settings
+from bot.slack.store import Store
+from tests.slack.conftest import SECRET, make_settings
 from tests.support.slack_api import SlackApi
+from tests.support.slack_client import SlackClient
+from tests.support.smtp_server import free_port
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -58,3 +66,55 @@ def test_serve_refuses_a_database_without_the_schema(
     with pytest.raises(ConfigError, match="tlsbot db upgrade") as info:
         serve.run(argparse.Namespace(host="127.0.0.1"))
     assert str(info.value).startswith("DATABASE_URL: ")
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        pytest.param({}, "tlsbot: SLACK_BOT_TOKEN is not set", id="nothing-set"),
+        pytest.param(
+            {"SLACK_BOT_TOKEN": "xoxb-1"}, "tlsbot: SLACK_SIGNING_SECRET is not set", id="no-secret"
+        ),
+        pytest.param(
+            {"SLACK_BOT_TOKEN": "oops"}, "SLACK_BOT_TOKEN must start with", id="bad-token"
+        ),
+    ],
+)
+def test_the_command_line_prints_one_line_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    line: str,
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert line in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.db
+async def test_serve_answers_signed_requests_and_health_on_port(
+    slack_api: SlackApi, engine: Engine
+) -> None:
+    port = free_port()
+    settings = replace(make_settings(slack_api.base_url + "api/"), port=port)
+    stop, started = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(
+        serve.serve(settings, Store(engine), host="127.0.0.1", stop=stop, started=started)
+    )
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/healthz") as response,
+        ):
+            assert response.status == 200
+        client = SlackClient(f"http://127.0.0.1:{port}/slack/events", SECRET, slack_api)
+        answer = await client.command("help")
+        assert answer.status == 200
+        assert "/tls setup" in answer.text
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
