@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
 
 from bot.policy.queries import list_policies
@@ -9,8 +12,15 @@ from bot.slack.ids import Action, Block, Field, View
 from tests.slack.conftest import APPROVER, REQUESTER, Bot
 from tests.slack.net import ROUTE_GOOD, ROUTE_PLAIN, Net
 from tests.slack.steps import approval_message, button_values, has
+from tests.support.slack_api import all_text
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.db]
+
+
+def request_id(view: dict[str, Any]) -> int:
+    found = re.search(r"Change request #(\d+)", all_text(view))
+    assert found is not None
+    return int(found.group(1))
 
 
 async def open_setup(bot: Bot) -> str:
@@ -42,10 +52,11 @@ async def test_from_setup_to_an_approved_policy(real_bot: Bot, world: Net) -> No
     world.dns.set("mx1.corp.test", "A", ROUTE_PLAIN)  # a server without STARTTLS
     await slack.submit(view, {Block.ROUTE: {Field.ROUTE: "mx1.corp.test"}})
     port = world.prober.settings.smtp_port
-    view = await api.wait_view(view_id, has(f"Change request #1 to add mx1.corp.test:{port}"))
-    message = await approval_message(api, 1)
+    view = await api.wait_view(view_id, has(f"to add mx1.corp.test:{port} awaits approval"))
+    first = request_id(view)
+    message = await approval_message(api, first)
     assert "TLS Not Supported" in str(message["blocks"])
-    await slack.click_in_message(message, Action.APPROVE, "1", user=APPROVER)
+    await slack.click_in_message(message, Action.APPROVE, str(first), user=APPROVER)
     await api.wait_for("chat.update")
     await bot.settle()
 
@@ -95,17 +106,19 @@ async def test_from_setup_to_an_approved_policy(real_bot: Bot, world: Net) -> No
     await slack.click_in_view(view, Action.FINISH)
     view = await api.wait_view(view_id, has("Summary", callback=View.SUMMARY))
     assert "0* external domain TLS policies" in str(view["blocks"])
-    assert "Change request #2 awaits approval" in str(view["blocks"])
-    message = await approval_message(api, 2)
+    second = request_id(view)
+    assert second > first
+    message = await approval_message(api, second)
     words = str(message["blocks"])
     assert "Add 3 external domains" in words
     assert "self.test would be enforced without verified TLS" in words
     assert "self-signed" in words
 
     # An approver approves; the policies are in force and the requester is told.
-    await slack.click_in_message(message, Action.APPROVE, "2", user=APPROVER)
+    await slack.click_in_message(message, Action.APPROVE, str(second), user=APPROVER)
     dm = await api.wait_for(
-        "chat.postMessage", lambda b: b.get("channel") == REQUESTER and "#2" in str(b.get("text"))
+        "chat.postMessage",
+        lambda b: b.get("channel") == REQUESTER and f"#{second}" in str(b.get("text")),
     )
     assert "approved" in dm.body["text"]
     await bot.settle()
