@@ -9,12 +9,16 @@ import signal
 import sys
 from typing import Any
 
+import aiohttp
+from slack_bolt.async_app import AsyncApp
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import ConfigError, Settings
 from bot.policy.db import open_checked
 from bot.policy.errors import PolicyError
 from bot.probe.prober import Prober
+from bot.slack.app import build_app
+from bot.slack.services import Services
 from bot.slack.store import Store
 
 log = logging.getLogger("bot.serve")
@@ -82,11 +86,21 @@ async def serve(
     started: asyncio.Event | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM (or until ``stop`` is set, for tests)."""
-    from bot.slack.app import build_app
-    from bot.slack.services import Services
+    async with aiohttp.ClientSession() as http:
+        services = Services.for_settings(settings, store=store, prober=Prober(settings.probe))
+        app = build_app(settings, services=services, http=http)
+        await _run(settings, app, services, host=host, stop=stop, started=started)
 
-    services = Services.for_settings(settings, store=store, prober=Prober(settings.probe))
-    app = build_app(settings, services=services)
+
+async def _run(
+    settings: Settings,
+    app: AsyncApp,
+    services: Services,
+    *,
+    host: str,
+    stop: asyncio.Event | None,
+    started: asyncio.Event | None,
+) -> None:
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -57,6 +57,17 @@ def full_reason(result: dict[str, Any]) -> str | None:
     return "\n".join(parts) or None
 
 
+def reasons_of(session: Session, ids: list[int | None]) -> dict[int, tuple[str | None, str | None]]:
+    """First and full reason of each validation, in one query."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    found = session.exec(select(Validation).where(col(Validation.id).in_(wanted)))
+    return {
+        v.id: (first_reason(v.result), full_reason(v.result)) for v in found if v.id is not None
+    }
+
+
 def reason_of(session: Session, validation_id: int | None) -> tuple[str | None, str | None]:
     if validation_id is None:
         return None, None
@@ -119,10 +130,10 @@ def routes_not_ready(page: RoutesPage) -> str | None:
 
 def draft_rows(session: Session, draft: Draft) -> list[DomainRow]:
     rows = []
-    for line in draft.lines:
-        if line.get("status") != LineStatus.OK:
-            continue
-        reason, detail = reason_of(session, line.get("validation_id"))
+    lines = [line for line in draft.lines if line.get("status") == LineStatus.OK]
+    reasons = reasons_of(session, [line.get("validation_id") for line in lines])
+    for line in lines:
+        reason, detail = reasons.get(line.get("validation_id") or 0, (None, None))
         rows.append(
             DomainRow(
                 key=f"l{line['id']}",
@@ -161,8 +172,10 @@ def domains_page(
     rows = drafts[start:stop]
     if len(rows) < PAGE_SIZE:
         offset = max(0, start - len(drafts))
-        for policy in list_policies(session=session, offset=offset, limit=PAGE_SIZE - len(rows)):
-            reason, detail = reason_of(session, policy.validation_id)
+        policies = list_policies(session=session, offset=offset, limit=PAGE_SIZE - len(rows))
+        reasons = reasons_of(session, [p.validation_id for p in policies])
+        for policy in policies:
+            reason, detail = reasons.get(policy.validation_id or 0, (None, None))
             rows.append(
                 DomainRow(
                     key=f"p{policy.id}",

@@ -41,7 +41,7 @@ async def tell(
     """Tell the user behind ``body`` privately."""
     url = body.get("response_url")
     if url:
-        hook = AsyncWebhookClient(url, timeout=10)
+        hook = AsyncWebhookClient(url, timeout=10, session=client.session)
         await hook.send(
             text=text,
             blocks=list(blocks) if blocks else None,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import email_validator
 import pytest
 from sqlalchemy import Engine
@@ -69,15 +70,16 @@ async def running_bot(
     """One ``tlsbot serve`` in HTTP mode on a loopback port, over ``engine``."""
     settings = make_settings(api.base_url + "api/", **overrides)
     services = Services.for_settings(settings, store=Store(engine), prober=prober)
-    app = build_app(settings, services=services)
-    runner = await start_http(app, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{bound_port(runner)}/slack/events"
-    try:
-        yield Bot(api, SlackClient(url, SECRET, api), services, prober)
-        await services.background.drain()
-    finally:
-        await services.background.cancel()
-        await runner.cleanup()
+    async with aiohttp.ClientSession() as http:
+        app = build_app(settings, services=services, http=http)
+        runner = await start_http(app, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{bound_port(runner)}/slack/events"
+        try:
+            yield Bot(api, SlackClient(url, SECRET, api), services, prober)
+            await services.background.drain()
+        finally:
+            await services.background.cancel()
+            await runner.cleanup()
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ class SlackClient:
         self.secret = secret
         self.api = api
         self._n = itertools.count(1)
+        self.session: aiohttp.ClientSession | None = None  # shared when set (benchmarks)
 
     def with_url(self, url: str) -> SlackClient:
         other = SlackClient(url, self.secret, self.api)
@@ -62,15 +63,17 @@ class SlackClient:
             "X-Slack-Signature": sig,
         }
         started = time.monotonic()
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(
-                self.url,
-                data=body.encode(),
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=10),
-            ) as response,
-        ):
+        if self.session is not None:
+            return await self._send(self.session, body, headers, started)
+        async with aiohttp.ClientSession() as session:
+            return await self._send(session, body, headers, started)
+
+    async def _send(
+        self, session: aiohttp.ClientSession, body: str, headers: dict[str, str], started: float
+    ) -> Answer:
+        async with session.post(
+            self.url, data=body.encode(), headers=headers, timeout=aiohttp.ClientTimeout(total=10)
+        ) as response:
             text = await response.text()
             return Answer(response.status, text, time.monotonic() - started)
 
