@@ -7,6 +7,7 @@ import asyncio
 import time
 from dataclasses import replace
 from typing import Any
+from urllib.parse import parse_qsl
 
 import aiohttp
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import Engine
 
 from bot.cli import main
 from bot.commands import serve
-from bot.config import ConfigError
+from bot.config import ConfigError, Secret
 from bot.slack.app import build_client
 from bot.slack.store import Store
 from tests.slack.conftest import SECRET, make_settings
@@ -115,6 +116,32 @@ async def test_serve_answers_signed_requests_and_health_on_port(
         answer = await client.command("help")
         assert answer.status == 200
         assert "/tls setup" in answer.text
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+@pytest.mark.db
+async def test_socket_mode_takes_requests_over_the_socket_and_acks_them(
+    slack_api: SlackApi, engine: Engine
+) -> None:
+    settings = replace(
+        make_settings(slack_api.base_url + "api/"),
+        slack_app_token=Secret("xapp-test"),
+        slack_signing_secret=None,
+    )
+    stop, started = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve.serve(settings, Store(engine), stop=stop, started=started))
+    try:
+        await asyncio.wait_for(started.wait(), 10)
+        await slack_api.wait_for("apps.connections.open")
+        while not slack_api.sockets:
+            await asyncio.sleep(0.01)
+        client = SlackClient("unused", SECRET, slack_api)
+        form = dict(parse_qsl(client.command_body("help")))
+        envelope = await slack_api.send_envelope("slash_commands", form)
+        ack = await slack_api.wait_for("socket_ack", lambda b: b.get("envelope_id") == envelope)
+        assert "/tls setup" in str(ack.body["payload"])
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)

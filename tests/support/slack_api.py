@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 BOT_USER = "UBOT0001"
 TEAM = "T0000001"
@@ -38,6 +38,7 @@ class SlackApi:
         self.calls: list[Call] = []
         self.views: dict[str, dict[str, Any]] = {}
         self.group_members: dict[str, list[str]] = {}
+        self.sockets: list[web.WebSocketResponse] = []  # Socket Mode connections
         self._failures: dict[str, int] = {}
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -50,6 +51,7 @@ class SlackApi:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/respond/{key}", self._respond)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -65,6 +67,22 @@ class SlackApi:
     # ---- test controls
     def fail_next(self, method: str, retry_after: int = 1) -> None:
         self._failures[method] = retry_after
+
+    async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
+        """Socket Mode: deliver a request (``slash_commands``, ``interactive``, ``events_api``)
+        to the connected bot; its ack arrives as a recorded ``socket_ack`` call."""
+        envelope_id = f"env-{next(self._ids)}"
+        await self.sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        return envelope_id
 
     def response_url(self, key: str = "cmd") -> str:
         return f"{self.base_url}respond/{key}-{next(self._ids)}"
@@ -144,6 +162,16 @@ class SlackApi:
         await self._record(method, body)
         return web.json_response(self._answer(method, body))
 
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1})
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                await self._record("socket_ack", json.loads(message.data))
+        return ws
+
     async def _respond(self, request: web.Request) -> web.Response:
         body = await _decode(request)
         await self._record("response_url", {**body, "_url": str(request.url)})
@@ -152,6 +180,8 @@ class SlackApi:
     def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         n = next(self._ids)
         ts = f"{int(time.time())}.{n:06d}"
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "socket"}
         if method == "auth.test":
             return {
                 "ok": True,
