@@ -82,7 +82,7 @@ def active_policy(session: Session, domain: str) -> DomainPolicy | None:
     query = select(DomainPolicy).where(
         col(DomainPolicy.domain) == domain, col(DomainPolicy.status) == RecordStatus.ACTIVE
     )
-    return session.exec(query).first()
+    return session.exec(query.execution_options(populate_existing=True)).first()
 
 
 def active_route(session: Session, host: str, port: int) -> InboundRoute | None:
@@ -91,7 +91,7 @@ def active_route(session: Session, host: str, port: int) -> InboundRoute | None:
         col(InboundRoute.port) == port,
         col(InboundRoute.status) == RecordStatus.ACTIVE,
     )
-    return session.exec(query).first()
+    return session.exec(query.execution_options(populate_existing=True)).first()
 
 
 def conflict(session: Session, item: dict[str, Any]) -> str | None:
@@ -102,7 +102,7 @@ def conflict(session: Session, item: dict[str, Any]) -> str | None:
             return f"{subject} already has a TLS policy"
         return None
     if op in ("remove_policy", "update_policy"):
-        policy = session.get(DomainPolicy, item["policy_id"])
+        policy = session.get(DomainPolicy, item["policy_id"], populate_existing=True)
         if policy is None or policy.status != RecordStatus.ACTIVE:
             return f"the TLS policy of {subject} was removed meanwhile"
         if policy.version != item["version"]:
@@ -113,7 +113,7 @@ def conflict(session: Session, item: dict[str, Any]) -> str | None:
             return f"the route {subject} already exists"
         return None
     if op == "remove_route":
-        route = session.get(InboundRoute, item["route_id"])
+        route = session.get(InboundRoute, item["route_id"], populate_existing=True)
         if route is None or route.status != RecordStatus.ACTIVE:
             return f"the route {subject} was removed meanwhile"
         if route.version != item["version"]:
@@ -205,7 +205,7 @@ def _add_policy(
 def _change_policy(
     session: Session, item: dict[str, Any], request: ChangeRequest, approver: Actor, now: datetime
 ) -> dict[str, Any]:
-    policy = session.get(DomainPolicy, item["policy_id"])
+    policy = session.get(DomainPolicy, item["policy_id"], populate_existing=True)
     assert policy is not None
     before = policy_snapshot(policy)
     values: dict[str, Any] = {
@@ -272,7 +272,7 @@ def _add_route(
 def _remove_route(
     session: Session, item: dict[str, Any], request: ChangeRequest, approver: Actor, now: datetime
 ) -> dict[str, Any]:
-    route = session.get(InboundRoute, item["route_id"])
+    route = session.get(InboundRoute, item["route_id"], populate_existing=True)
     assert route is not None
     before = route_snapshot(route)
     done = session.execute(

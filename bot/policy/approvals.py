@@ -159,6 +159,7 @@ def _approve(
         raise NotAllowed(f"You cannot approve your own change request #{request_id}.")
     if not is_approver(approver.id):
         raise NotAllowed(f"Only approvers can approve change request #{request_id}.")
+    audit.lock_chain(session)
     _lock_pending(session, request)
     if request.expires_at <= now:
         return _expire_locked(session, request, now)
@@ -258,6 +259,7 @@ def reject(
         request = get_request(session=session, request_id=request_id)
         if actor.id != request.requester_id and not is_approver(actor.id):
             raise NotAllowed(f"Only approvers can reject change request #{request_id}.")
+        audit.lock_chain(session)
         _lock_pending(session, request)
         if request.expires_at <= now:
             return _expire_locked(session, request, now)
@@ -287,6 +289,7 @@ def expire_due(*, session: Session, now: datetime | None = None) -> list[Decisio
         try:
             with transaction(session):
                 request = get_request(session=session, request_id=request_id)
+                audit.lock_chain(session)
                 _lock_pending(session, request)
                 decisions.append(_expire_locked(session, request, now))
         except InvalidState:

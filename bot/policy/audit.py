@@ -12,7 +12,9 @@ longer names the event before it).
 
 Appends are serial: each first bumps the single ``audit_head`` row with an
 ``UPDATE`` (a row lock on PostgreSQL, the write lock on SQLite) and only then
-reads the previous hash, so concurrent writers cannot fork the chain. The head
+reads the previous hash, so concurrent writers cannot fork the chain. Services
+take that lock at the start of their transaction (:func:`lock_chain`), so all
+writers lock in the same order and never deadlock. The head
 also records the last sequence number and hash, so cutting events off the end
 is detected too.
 """
@@ -102,6 +104,18 @@ def canonical(
 
 def _hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def lock_chain(session: Session) -> None:
+    """Take the chain's lock now, for the rest of the caller's transaction.
+
+    Every service that changes state calls this *first*, before it locks any
+    other row, so all writers take their locks in one order (chain head, then
+    rows) and cannot deadlock on PostgreSQL; on SQLite it takes the write lock
+    up front. Appends would take it anyway; taking it early is what orders it.
+    """
+    head = SQLModel.metadata.tables[AuditHead.__tablename__]
+    session.connection().execute(update(head).where(head.c.id == _HEAD_ID).values(seq=head.c.seq))
 
 
 def append(

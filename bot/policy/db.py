@@ -22,7 +22,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, create_engine
@@ -31,6 +31,7 @@ from bot.policy.errors import DatabaseUnavailable, InvalidInput, SchemaOutdated
 
 SCRIPT_LOCATION = "bot.policy:migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_MIGRATION_LOCK = 0x746C73626F74  # "tlsbot": the advisory lock key of `tlsbot db upgrade`
 
 
 def make_engine(
@@ -154,6 +155,11 @@ def upgrade(engine: Engine, revision: str = "head") -> UpgradeResult:
     """Run the migrations up to ``revision``; returns the revisions before and after."""
     before = current_revision(engine)
     with engine.begin() as connection:
+        # Replicas starting together: one migrates, the others wait and find it done.
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        elif connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # DDL and all, in one write transaction
         command.upgrade(alembic_config(connection), revision)
     after = current_revision(engine)
     assert after is not None

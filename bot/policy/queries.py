@@ -1,7 +1,8 @@
 """Read-only questions about the store: lists, counts and the summary.
 
 None of these write; they return table models (read them, do not change them)
-or small frozen values.
+or small frozen values. Rows are always read afresh from the database
+(``populate_existing``), so a long-lived session never shows stale values.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from bot.policy.types import RecordStatus, RequestState
 
 
 def get_request(*, session: Session, request_id: int) -> ChangeRequest:
-    request = session.get(ChangeRequest, request_id)
+    request = session.get(ChangeRequest, request_id, populate_existing=True)
     if request is None:
         raise NotFound(f"There is no change request #{request_id}.")
     return request
@@ -39,7 +40,7 @@ def get_validation(*, session: Session, validation_id: int) -> Validation:
 
 
 def get_draft(*, session: Session, draft_id: int) -> Draft:
-    draft = session.get(Draft, draft_id)
+    draft = session.get(Draft, draft_id, populate_existing=True)
     if draft is None:
         raise NotFound(f"There is no draft #{draft_id}; start again.")
     return draft
@@ -57,7 +58,7 @@ def list_policies(
     )
     if limit is not None:
         query = query.limit(limit)
-    return list(session.exec(query))
+    return list(session.exec(query.execution_options(populate_existing=True)))
 
 
 def count_policies(*, session: Session) -> int:
@@ -69,7 +70,7 @@ def find_policy(*, session: Session, domain: str) -> DomainPolicy | None:
     query = select(DomainPolicy).where(
         col(DomainPolicy.domain) == domain, col(DomainPolicy.status) == RecordStatus.ACTIVE
     )
-    return session.exec(query).first()
+    return session.exec(query.execution_options(populate_existing=True)).first()
 
 
 def list_routes(*, session: Session) -> list[InboundRoute]:
@@ -79,7 +80,7 @@ def list_routes(*, session: Session) -> list[InboundRoute]:
         .where(col(InboundRoute.status) == RecordStatus.ACTIVE)
         .order_by(col(InboundRoute.host), col(InboundRoute.port))
     )
-    return list(session.exec(query))
+    return list(session.exec(query.execution_options(populate_existing=True)))
 
 
 def list_requests(
@@ -89,14 +90,14 @@ def list_requests(
     query = select(ChangeRequest).order_by(col(ChangeRequest.id).desc()).limit(limit)
     if state is not None:
         query = query.where(col(ChangeRequest.state) == state)
-    return list(session.exec(query))
+    return list(session.exec(query.execution_options(populate_existing=True)))
 
 
 def approvals_of(*, session: Session, request_id: int) -> list[Approval]:
     query = (
         select(Approval).where(col(Approval.request_id) == request_id).order_by(col(Approval.id))
     )
-    return list(session.exec(query))
+    return list(session.exec(query.execution_options(populate_existing=True)))
 
 
 def pending_subjects(*, session: Session, exclude: int | None = None) -> dict[str, int]:

@@ -78,6 +78,7 @@ def propose(
     if note is not None and len(note) > MAX_NOTE:
         raise InvalidInput(f"The note is longer than {MAX_NOTE} characters.")
     with transaction(session):
+        audit.lock_chain(session)
         reason = first_conflict(session, list(items))
         if reason is not None:
             raise InvalidState(f"This change cannot be made: {reason}.")

@@ -54,6 +54,7 @@ def record_validation(
     """Store ``result`` as evidence; commits, and returns the row (with its id)."""
     now = now or utcnow()
     with transaction(session):
+        audit.lock_chain(session)
         validation = Validation(
             target=result.target[:1000],
             kind=result.kind.value,

@@ -142,7 +142,7 @@ def certificate_info(leaf: x509.Certificate, chain_length: int, now: datetime) -
         sans=tuple(dns_names(leaf)) + tuple(ip_addresses(leaf)),
         not_before=leaf.not_valid_before_utc,
         not_after=not_after,
-        days_to_expiry=int((not_after - now).total_seconds() // 86400),
+        days_to_expiry=int((not_after - now).total_seconds() / 86400),  # toward zero
         sha256=leaf.fingerprint(hashes.SHA256()).hex(),
         chain_length=chain_length,
     )

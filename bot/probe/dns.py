@@ -12,7 +12,7 @@ are translated at one seam, :meth:`Resolver._query`, most specific first:
 
 - ``NXDOMAIN``                   -> ``dns-nxdomain``
 - ``NoAnswer``                   -> an empty answer (never raised: ``raise_on_no_answer=False``)
-- ``Timeout`` (``LifetimeTimeout``) -> ``dns-timeout``
+- ``Timeout`` (``LifetimeTimeout``), our own deadline -> ``dns-timeout``
 - ``NoNameservers`` with SERVFAIL -> ``dns-servfail`` (otherwise ``dns-error``)
 - any other ``DNSException``, ``OSError`` -> ``dns-error``
 
@@ -28,6 +28,9 @@ Lookups:
 - :meth:`Resolver.txt`, :meth:`Resolver.tlsa` -- records of optional facts.
   A missing name or type is simply no records (``error`` is ``None``); only a
   failure to get an answer is an error.
+
+Nothing is cached here: the caller resolves each name once per run and keeps
+the answer (SPEC.md "Safety of the probe").
 
 Parallelism: one :class:`Resolver` lets at most ``max_parallel`` (default 32)
 queries be in flight at once, whatever number of probes share it; A and AAAA of
@@ -204,12 +207,14 @@ class Resolver:
             return None, Reason(Code.INVALID_DOMAIN, f"{name!r} is not a DNS name: {exc}")
         async with self._limit:
             try:
-                answer = await self._resolver.resolve(
-                    qname, rdtype, raise_on_no_answer=False, search=False
-                )
+                # dnspython may overrun its lifetime by a back-off sleep; we do not.
+                async with asyncio.timeout(self._resolver.lifetime):
+                    answer = await self._resolver.resolve(
+                        qname, rdtype, raise_on_no_answer=False, search=False
+                    )
             except dns.resolver.NXDOMAIN:
                 return None, Reason(Code.DNS_NXDOMAIN, f"{name} does not exist (NXDOMAIN)")
-            except dns.exception.Timeout:
+            except (dns.exception.Timeout, TimeoutError):
                 return None, Reason(
                     Code.DNS_TIMEOUT,
                     f"no DNS answer for {name} {kind} within {self._resolver.lifetime:g} s",

@@ -1,129 +1,56 @@
 """Probe one SMTP host at one vetted address: the thin I/O driver around the sans-IO parts.
 
 ``probe_host`` connects to the IP literal it is given (never to a name: the name goes
-only into SNI), runs greeting → EHLO → STARTTLS → handshake → EHLO → optional
-MAIL/RCPT → QUIT under one overall deadline (``asyncio.timeout(settings.timeout)``),
-reads at most ``READ_SIZE`` bytes at a time into the bounded reply parser, and returns a
+only into SNI) and drives the sans-IO :class:`~bot.probe.smtp.Dialogue` (greeting →
+EHLO → STARTTLS → handshake → EHLO → optional MAIL/RCPT → QUIT, never DATA) under one
+overall deadline (``asyncio.timeout(settings.timeout)``). It reads at most
+``READ_SIZE`` bytes at a time into the bounded reply parser and returns a
 :class:`~bot.probe.model.HostResult`. At most two connections: a second one only to ask
 whether an AES-256 suite is negotiable (the first chose another suite) or, when the
 TLS 1.2+ handshake failed, whether the server speaks only TLS 1.0/1.1.
 
-Errors are translated at exactly one seam, :func:`_seam`, most specific first::
-
-    ProbeError                      (expected outcomes of talking to a stranger)
-     ├── ConnectRefused             ← ConnectionRefusedError while connecting
-     ├── ConnectTimeout             ← TimeoutError (OSError ETIMEDOUT) while connecting
-     ├── ConnectFailed              ← any other OSError while connecting
-     ├── HandshakeFailed            ← ssl.SSLError, OSError or EOF during the TLS handshake
-     ├── ConnectionLost             ← ssl.SSLError / OSError / EOF later in the dialogue
-     └── ProtocolViolation          ← SmtpProtocolError (garbage, oversized line or reply)
-
-The overall deadline is not an error of the seam: ``asyncio.timeout`` ends the probe
-wherever it is and the facts learnt so far are evaluated (``timeout``). Every
-``ProbeError`` is caught in this module and becomes facts; nothing expected escapes.
+Low-level errors (``ssl.SSLError``, ``ConnectionRefusedError``, ``OSError`` …) become
+:class:`~bot.probe.errors.ProbeError` values at one seam, :func:`bot.probe.errors.translate`
+(the error tree is documented there). Every ``ProbeError`` is caught in this module
+and becomes facts; the overall deadline is not an error of the seam:
+``asyncio.timeout`` ends the probe wherever it is and the facts learnt so far are
+evaluated (``timeout``). Nothing expected escapes ``probe_host``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import socket
 import ssl
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from bot.probe.certs import TrustStore, analyse_chain
+from bot.probe.errors import (
+    ConnectionLost,
+    HandshakeFailed,
+    ProbeError,
+    ProtocolViolation,
+    translate,
+)
 from bot.probe.evaluate import ProbeFacts, evaluate
 from bot.probe.limits import Limits
 from bot.probe.model import Code, HostResult, Reason
 from bot.probe.settings import ProbeSettings
 from bot.probe.smtp import (
     READ_SIZE,
-    Capabilities,
+    Close,
+    Dialogue,
     Reply,
     ReplyParser,
-    SmtpProtocolError,
-    ehlo,
-    mail_from_null,
-    quit_,
-    rcpt_to,
-    starttls,
+    Send,
+    StartTls,
+    Step,
 )
 from bot.probe.tls import Negotiated, TlsContexts, is_aes256, negotiated
 
 QUIT_WAIT = 2.0  # seconds to wait for the answer to QUIT
-
-
-class Stage(enum.StrEnum):
-    CONNECT = "connecting"
-    GREETING = "waiting for the greeting"
-    EHLO = "after EHLO"
-    STARTTLS = "after STARTTLS"
-    HANDSHAKE = "during the TLS handshake"
-    TLS_DIALOGUE = "inside TLS"
-
-
-class ProbeError(Exception):
-    code = Code.CONNECT_FAILED
-
-    def reason(self) -> Reason:
-        return Reason(self.code, str(self))
-
-
-class ConnectRefused(ProbeError):
-    code = Code.CONNECT_REFUSED
-
-
-class ConnectTimeout(ProbeError):
-    code = Code.TIMEOUT
-
-
-class ConnectFailed(ProbeError):
-    code = Code.CONNECT_FAILED
-
-
-class HandshakeFailed(ProbeError):
-    code = Code.HANDSHAKE_FAILED
-
-
-class ConnectionLost(ProbeError):
-    code = Code.CONNECT_FAILED
-
-
-class ProtocolViolation(ProbeError):
-    code = Code.SMTP_PROTOCOL_ERROR
-
-
-@contextlib.contextmanager
-def _seam(stage: Stage, where: str) -> Iterator[None]:
-    """The one place where low-level errors become :class:`ProbeError` values."""
-    try:
-        yield
-    except ProbeError:
-        raise
-    except SmtpProtocolError as exc:
-        raise ProtocolViolation(f"{where} does not speak SMTP: {exc}") from exc
-    except ssl.SSLError as exc:
-        if stage is Stage.HANDSHAKE:
-            raise HandshakeFailed(_ssl_text(exc)) from exc
-        raise ConnectionLost(f"TLS error {stage.value} with {where}: {_ssl_text(exc)}") from exc
-    except ConnectionRefusedError as exc:
-        raise ConnectRefused(f"{where} refused the connection") from exc
-    except TimeoutError as exc:
-        raise ConnectTimeout(f"connecting to {where} timed out") from exc
-    except (OSError, EOFError) as exc:
-        text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or "closed"
-        if stage is Stage.CONNECT:
-            raise ConnectFailed(f"cannot connect to {where}: {text}") from exc
-        if stage is Stage.HANDSHAKE:
-            raise HandshakeFailed(f"the connection was closed ({text})") from exc
-        raise ConnectionLost(f"{where} closed the connection {stage.value} ({text})") from exc
-
-
-def _ssl_text(exc: ssl.SSLError) -> str:
-    return str(exc.reason or exc.strerror or exc).replace("_", " ").lower()
 
 
 @dataclass
@@ -131,7 +58,7 @@ class _Recorder:
     """Facts as they are learnt; frozen into :class:`ProbeFacts` at the end."""
 
     facts: ProbeFacts = field(default_factory=ProbeFacts)
-    stage: Stage = Stage.CONNECT
+    stage: Step = Step.CONNECT
     connections: int = 0
 
     def learn(self, **changes: object) -> None:
@@ -150,20 +77,19 @@ class _Session:
         self.parser = ReplyParser()
         self.queue: list[Reply] = []
 
-    async def reply(self, stage: Stage) -> Reply:
+    async def reply(self, stage: Step) -> Reply:
         while not self.queue:
-            with _seam(stage, self.where):
+            with translate(stage, self.where):
                 data = await self.reader.read(READ_SIZE)
                 if not data:
                     raise ConnectionLost(f"{self.where} closed the connection {stage.value}")
                 self.queue += self.parser.feed(data)
         return self.queue.pop(0)
 
-    async def ask(self, line: bytes, stage: Stage) -> Reply:
-        with _seam(stage, self.where):
+    async def send(self, line: bytes, stage: Step) -> None:
+        with translate(stage, self.where):
             self.writer.write(line)
             await self.writer.drain()
-        return await self.reply(stage)
 
     async def close(self) -> None:
         task = asyncio.current_task()
@@ -176,6 +102,9 @@ class _Session:
                 await self.writer.wait_closed()
         except (TimeoutError, OSError, ssl.SSLError):
             self.writer.transport.abort()
+        except BaseException:  # the deadline arrived while closing: drop it, then go on
+            self.writer.transport.abort()
+            raise
 
 
 async def probe_host(
@@ -285,10 +214,10 @@ class _Run:
     async def _attempt(self, ctx: ssl.SSLContext, *, primary: bool) -> Negotiated | None:
         """One connection up to and through the TLS handshake; None if it did not get there."""
         rec = self.rec
-        rec.stage = Stage.CONNECT
+        rec.stage = Step.CONNECT
         rec.connections += 1
         try:
-            with _seam(Stage.CONNECT, self.where):
+            with translate(Step.CONNECT, self.where):
                 reader, writer = await asyncio.open_connection(
                     self.address, self.port, limit=READ_SIZE * 4, flags=socket.AI_NUMERICHOST
                 )
@@ -311,39 +240,70 @@ class _Run:
     async def _dialogue(
         self, session: _Session, ctx: ssl.SSLContext, *, primary: bool
     ) -> Negotiated | None:
+        """Drive :class:`Dialogue` over the connection; the TLS facts once the handshake is done."""
+        dialogue = Dialogue(self.settings.ehlo_name, self.email if primary else None)
+        result: Negotiated | None = None
+        try:
+            while dialogue.step is not Step.DONE:
+                step = self.rec.stage = dialogue.step
+                if step is Step.QUIT:
+                    await self._goodbye(session)
+                    break
+                action = dialogue.receive(await session.reply(step))
+                self._learn(dialogue, step, primary=primary)
+                if isinstance(action, StartTls):
+                    if session.queue or session.parser.pending:
+                        raise ProtocolViolation(f"{self.where} sent data after its STARTTLS reply")
+                    result = await self._handshake(session, ctx, primary=primary)
+                    action = dialogue.tls_established()
+                if isinstance(action, Close):
+                    break
+                if isinstance(action, Send):
+                    await session.send(action.data, dialogue.step)
+        except ProbeError:
+            if result is None:  # includes every HandshakeFailed: result comes from the handshake
+                raise
+            # the TLS facts are known; a server that misbehaves afterwards changes nothing
+        return result
+
+    def _learn(self, dialogue: Dialogue, step: Step, *, primary: bool) -> None:
+        """Turn what the last reply showed into facts."""
         rec = self.rec
-        rec.stage = Stage.GREETING
-        greeting = await session.reply(Stage.GREETING)
-        if greeting.code != 220:
-            rec.stop(Reason(Code.SMTP_GREETING_ERROR, f"{self.where} greeted with {greeting}"))
-            return None
-        rec.learn(reached=True)
-        rec.stage = Stage.EHLO
-        hello = await session.ask(ehlo(self.settings.ehlo_name), Stage.EHLO)
-        if not hello.positive:
-            rec.stop(Reason(Code.SMTP_REPLY_ERROR, f"{self.where} answered EHLO with {hello}"))
-            return None
-        offered = Capabilities.from_reply(hello).starttls
-        if primary:
-            rec.learn(starttls_offered=offered)
-        if not offered:
-            await self._quit(session)
-            return None
-        rec.stage = Stage.STARTTLS
-        answer = await session.ask(starttls(), Stage.STARTTLS)
-        if answer.code != 220:
-            if primary and (answer.transient or answer.permanent):
-                rec.learn(starttls_reply=answer.code, starttls_text=answer.text[:200])
+        if step is Step.GREETING and dialogue.refusal is None:
+            rec.learn(reached=True)
+        if dialogue.refusal is not None and dialogue.refusal[0] is step:
+            reply = dialogue.refusal[1]
+            if step is Step.GREETING:
+                rec.stop(Reason(Code.SMTP_GREETING_ERROR, f"{self.where} greeted with {reply}"))
+            elif step is Step.STARTTLS and primary and (reply.transient or reply.permanent):
+                rec.learn(starttls_reply=reply.code, starttls_text=reply.text[:200])
             else:
+                verb = "STARTTLS" if step is Step.STARTTLS else "EHLO"
                 rec.stop(
-                    Reason(Code.SMTP_REPLY_ERROR, f"{self.where} answered STARTTLS with {answer}")
+                    Reason(Code.SMTP_REPLY_ERROR, f"{self.where} answered {verb} with {reply}")
                 )
-            await self._quit(session)
-            return None
-        if session.queue or session.parser.pending:
-            raise ProtocolViolation(f"{self.where} sent data after its STARTTLS reply")
-        rec.stage = Stage.HANDSHAKE
-        with _seam(Stage.HANDSHAKE, self.where):
+        elif step is Step.EHLO:
+            if primary:
+                rec.learn(starttls_offered=dialogue.starttls_offered)
+            elif not dialogue.starttls_offered:
+                rec.stop(
+                    Reason(
+                        Code.SMTP_PROTOCOL_ERROR,
+                        f"{self.where} no longer offered STARTTLS on a second connection",
+                    )
+                )
+        elif step is Step.RCPT and self.email:
+            rec.learn(
+                recipient=self.email,
+                recipient_accepted=dialogue.recipient_accepted,
+                recipient_reply=str(dialogue.rcpt_reply),
+            )
+
+    async def _handshake(
+        self, session: _Session, ctx: ssl.SSLContext, *, primary: bool
+    ) -> Negotiated:
+        self.rec.stage = Step.HANDSHAKE
+        with translate(Step.HANDSHAKE, self.where):
             await session.writer.start_tls(ctx, server_hostname=self.sni)
         ssl_object = session.writer.get_extra_info("ssl_object")
         if ssl_object is None:
@@ -351,39 +311,16 @@ class _Run:
         result = negotiated(ssl_object)
         if primary:
             report = analyse_chain(result.chain, self.host, self.trust)
-            rec.learn(
+            self.rec.learn(
                 tls_version=result.version,
                 cipher=result.cipher,
                 certificate=report.info,
                 certificate_problems=report.problems,
             )
-        rec.stage = Stage.TLS_DIALOGUE
-        # the TLS facts are known; a server that misbehaves afterwards changes nothing
-        with contextlib.suppress(ProbeError):
-            await self._inside_tls(session, primary=primary)
         return result
 
-    async def _inside_tls(self, session: _Session, *, primary: bool) -> None:
-        hello = await session.ask(ehlo(self.settings.ehlo_name), Stage.TLS_DIALOGUE)
-        if primary and self.email and hello.positive:
-            try:
-                rcpt_line = rcpt_to(self.email)
-            except ValueError:
-                rcpt_line = b""  # an SMTPUTF8 address: not asked
-            if rcpt_line:
-                mail = await session.ask(mail_from_null(), Stage.TLS_DIALOGUE)
-                if mail.positive:
-                    rcpt = await session.ask(rcpt_line, Stage.TLS_DIALOGUE)
-                    accepted = True if rcpt.positive else (False if rcpt.permanent else None)
-                    self.rec.learn(
-                        recipient=self.email,
-                        recipient_accepted=accepted,
-                        recipient_reply=str(rcpt),
-                    )
-        await self._quit(session)
-
-    async def _quit(self, session: _Session) -> None:
-        """Say goodbye, but wait no more than ``QUIT_WAIT`` for the answer."""
+    async def _goodbye(self, session: _Session) -> None:
+        """Wait for the answer to QUIT, but no more than ``QUIT_WAIT``."""
         with contextlib.suppress(ProbeError, TimeoutError):
             async with asyncio.timeout(QUIT_WAIT):
-                await session.ask(quit_(), self.rec.stage)
+                await session.reply(Step.QUIT)

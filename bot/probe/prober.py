@@ -80,13 +80,18 @@ class Prober:
         return await _Batch(self).route(host, port)
 
     async def probe_many(
-        self, targets: Sequence[Target], on_progress: Progress | None = None
+        self, targets: Sequence[Target | str], on_progress: Progress | None = None
     ) -> list[TargetResult]:
-        """Every target at once (under the limits); results in the order of ``targets``."""
+        """Every target at once (under the limits); results in the order of ``targets``.
+
+        A plain string is a domain, or an email address when it has an ``@``.
+        ``on_progress(done, total, result)`` is called as each target finishes.
+        """
         batch = _Batch(self)
         done = 0
 
-        async def one(target: Target) -> TargetResult:
+        async def one(item: Target | str) -> TargetResult:
+            target = Target.guess(item) if isinstance(item, str) else item
             nonlocal done
             result = await batch.target(target)
             done += 1

@@ -6,13 +6,16 @@ and hands back complete :class:`Reply` values. It holds at most one line of
 reply longer than ``MAX_REPLY`` with :class:`SmtpProtocolError`, so a server that
 sends megabytes cannot make the client hold them.
 
-The probe's sequence (driven by ``bot.probe.host``): greeting → ``EHLO`` →
-``STARTTLS`` only if advertised → ``EHLO`` again inside TLS → optionally
-``MAIL FROM:<>`` / ``RCPT TO:<address>`` inside TLS → ``QUIT``. Never ``DATA``.
+:class:`Dialogue` is the probe's side of the conversation as a state machine fed
+replies and answering with the next :data:`Action` (send these bytes, start TLS now,
+close): greeting → ``EHLO`` → ``STARTTLS`` only if advertised → ``EHLO`` again inside
+TLS → optionally ``MAIL FROM:<>`` / ``RCPT TO:<address>`` inside TLS → ``QUIT``. It
+never sends ``DATA``. ``bot.probe.host`` is the thin driver that moves bytes.
 """
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 
@@ -160,3 +163,134 @@ def quit_() -> bytes:
 def _show(raw: bytes) -> str:
     text = raw[:60].decode("ascii", "replace")
     return repr(text + ("..." if len(raw) > 60 else ""))
+
+
+class Step(enum.StrEnum):
+    """Where the dialogue is: what it waits for next."""
+
+    CONNECT = "connecting"  # before the dialogue: the driver is opening the connection
+    GREETING = "waiting for the greeting"
+    EHLO = "after EHLO"
+    STARTTLS = "after STARTTLS"
+    HANDSHAKE = "during the TLS handshake"
+    TLS_EHLO = "after EHLO inside TLS"
+    MAIL = "after MAIL FROM"
+    RCPT = "after RCPT TO"
+    QUIT = "after QUIT"
+    DONE = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Write these bytes, then wait for the next reply."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StartTls:
+    """STARTTLS was accepted: run the TLS handshake, then call ``tls_established()``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """The conversation is over: close the connection without waiting for anything."""
+
+
+Action = Send | StartTls | Close
+
+
+class Dialogue:
+    """The client's SMTP conversation up to (never including) DATA, as a state machine.
+
+    Feed each complete :class:`Reply` to :meth:`receive`; it returns the next action.
+    The replies that mattered are kept (``greeting``, ``hello``, ``starttls_reply``,
+    ``rcpt_reply`` …) and ``refusal`` holds the error reply that ended the conversation
+    before TLS, with the step it answered.
+    """
+
+    def __init__(self, ehlo_name: str, recipient: str | None = None) -> None:
+        self._ehlo = ehlo(ehlo_name)  # ValueError for a name that is not one line of ASCII
+        self._rcpt: bytes | None = None
+        if recipient:
+            try:
+                self._rcpt = rcpt_to(recipient)
+            except ValueError:
+                self._rcpt = None  # an SMTPUTF8 address: not asked (we never ask for SMTPUTF8)
+        self.step = Step.GREETING
+        self.greeting: Reply | None = None
+        self.hello: Reply | None = None
+        self.capabilities: Capabilities | None = None
+        self.starttls_reply: Reply | None = None
+        self.tls_hello: Reply | None = None
+        self.rcpt_reply: Reply | None = None
+        self.refusal: tuple[Step, Reply] | None = None
+
+    @property
+    def starttls_offered(self) -> bool | None:
+        return None if self.capabilities is None else self.capabilities.starttls
+
+    @property
+    def recipient_accepted(self) -> bool | None:
+        """True for 2xx, False for 5xx, None when not asked or answered 4xx."""
+        reply = self.rcpt_reply
+        if reply is None or reply.transient:
+            return None
+        return reply.positive
+
+    def receive(self, reply: Reply) -> Action:
+        step = self.step
+        if step is Step.GREETING:
+            self.greeting = reply
+            if reply.code != 220:
+                return self._refused(step, reply, close=True)
+            return self._send(Step.EHLO, self._ehlo)
+        if step is Step.EHLO:
+            self.hello = reply
+            if not reply.positive:
+                return self._refused(step, reply)
+            self.capabilities = Capabilities.from_reply(reply)
+            if not self.capabilities.starttls:
+                return self._quit()
+            return self._send(Step.STARTTLS, starttls())
+        if step is Step.STARTTLS:
+            self.starttls_reply = reply
+            if reply.code != 220:
+                return self._refused(step, reply)
+            self.step = Step.HANDSHAKE
+            return StartTls()
+        if step is Step.TLS_EHLO:
+            self.tls_hello = reply
+            if reply.positive and self._rcpt is not None:
+                return self._send(Step.MAIL, mail_from_null())
+            return self._quit()
+        if step is Step.MAIL:
+            if reply.positive and self._rcpt is not None:
+                return self._send(Step.RCPT, self._rcpt)
+            return self._quit()
+        if step is Step.RCPT:
+            self.rcpt_reply = reply
+            return self._quit()
+        if step is Step.QUIT:
+            self.step = Step.DONE
+            return Close()
+        raise SmtpProtocolError(f"unexpected reply {step.value}: {reply}")
+
+    def tls_established(self) -> Action:
+        if self.step is not Step.HANDSHAKE:
+            raise RuntimeError(f"TLS established {self.step.value}")
+        return self._send(Step.TLS_EHLO, self._ehlo)
+
+    def _send(self, step: Step, data: bytes) -> Send:
+        self.step = step
+        return Send(data)
+
+    def _quit(self) -> Send:
+        return self._send(Step.QUIT, quit_())
+
+    def _refused(self, step: Step, reply: Reply, *, close: bool = False) -> Action:
+        self.refusal = (step, reply)
+        if close:  # an error greeting: the server is closing; do not wait for it
+            self.step = Step.DONE
+            return Close()
+        return self._quit()

@@ -290,3 +290,20 @@ def test_summary_counts_policies_and_pending(session: Session) -> None:
     after = queries.summary(session=session)
     assert (after.policies, after.pending_requests, after.routes_ready) == (2, 0, False)
     assert str(after).startswith("2 external domain TLS policies")
+
+
+def test_a_long_lived_session_edits_the_current_draft_not_a_stale_copy(
+    engine, session: Session
+) -> None:
+    from bot.policy.db import new_session
+
+    draft = _draft_with(session, "a.example\nb.example")  # this session now caches the draft
+    with new_session(engine) as other:  # another replica adds a line
+        fresh, _ = add_text(
+            session=other, draft_id=draft.id, version=draft.version, text="c.example", actor=ANN
+        )
+    first = draft.lines[0]["id"]
+    updated = remove_line(
+        session=session, draft_id=draft.id, version=fresh.version, line_id=first, actor=ANN
+    )
+    assert [line["domain"] for line in updated.lines] == ["b.example", "c.example"]

@@ -205,3 +205,39 @@ def test_separate_processes_racing_apply_exactly_once(
     session.expire_all()
     assert _transitions(session, request_id)[AuditAction.REQUEST_APPROVED] == 1
     assert verify(session=session).ok
+
+
+def test_overlapping_requests_in_opposite_orders_neither_deadlock_nor_both_apply(
+    engine: Engine, session: Session
+) -> None:
+    from bot.policy.approvals import approve as approve_
+    from bot.policy.requests import propose, propose_remove_domains, update_policy_item
+
+    domains = ("p.example", "q.example")
+    setup = propose_add_domains(
+        session=session,
+        requester=ANN,
+        entries=[(d, validated(session, d).id) for d in domains],
+        rules=RULES,
+    )
+    approve_(session=session, request_id=setup.id, approver=APPROVERS[0], is_approver=_anyone)
+    remove = propose_remove_domains(session=session, requester=ANN, domains=domains, rules=RULES)
+    relax = propose(
+        session=session,
+        kind="relax",
+        items=[
+            update_policy_item(session=session, domain=d, changes={"mode": "observe"})
+            for d in reversed(domains)
+        ],
+        requester=ANN,
+        rules=RULES,
+    )
+    calls = [
+        (lambda s, r=r, a=a: approve(session=s, request_id=r, approver=a, is_approver=_anyone))
+        for r, a in ((remove.id, APPROVERS[1]), (relax.id, APPROVERS[2]))
+    ] * 3
+    results = _race(engine, calls)
+    kinds = _kinds(results)
+    assert (kinds["applied"], kinds["superseded"], kinds["InvalidState"]) == (1, 1, 4)
+    session.expire_all()
+    assert verify(session=session).ok

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -156,3 +159,53 @@ def test_postgresql_tests_run_in_their_own_schema(database: TestDatabase) -> Non
         pytest.skip("PostgreSQL only")
     with database.engine.connect() as c:
         assert c.execute(text("SELECT current_schema()")).scalar() == database.schema
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    """A model change without its migration fails here: run `tlsbot db revision -m …`."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diff = compare_metadata(context, SQLModel.metadata)
+    assert diff == []
+
+
+def test_two_upgrades_at_once_both_succeed(database: TestDatabase, tmp_path) -> None:
+    """Replicas starting together: one migrates, the other finds it done."""
+    if database.is_postgresql:
+        schema = f"tlsbot_t_{os.getpid()}_{secrets.token_hex(4)}"
+        admin = database.new_engine()
+        with admin.begin() as c:
+            c.execute(text(f'CREATE SCHEMA "{schema}"'))
+        args = {"options": f"-csearch_path={schema}"}
+        engines = [make_engine(database.url, connect_args=args) for _ in range(2)]
+    else:
+        url = f"sqlite:///{tmp_path / 'race.db'}"
+        engines = [make_engine(url) for _ in range(2)]
+    results: list[object] = []
+    barrier = threading.Barrier(2)
+
+    def run(engine: Engine) -> None:
+        barrier.wait(timeout=10)
+        try:
+            results.append(upgrade(engine).after)
+        except Exception as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    try:
+        assert results == [head_revision(), head_revision()]
+    finally:
+        for e in engines:
+            e.dispose()
+        if database.is_postgresql:
+            with admin.begin() as c:
+                c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()

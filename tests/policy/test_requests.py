@@ -396,3 +396,36 @@ def test_open_kinds_update_a_policy_for_the_monitor(session: Session) -> None:
     assert (policy.level, policy.mode, policy.relaxed_until) == ("relaxed", "observe", until)
     with pytest.raises(InvalidInput, match="domain cannot be changed"):
         update_policy_item(session=session, domain="a.example", changes={"domain": "b.example"})
+
+
+def test_a_conflict_half_way_through_applying_leaves_nothing_applied(session: Session) -> None:
+    from bot.policy.requests import propose, update_policy_item
+
+    approve(
+        session=session,
+        request_id=_add(session, "a.example", "b.example").id,
+        approver=BO,
+        is_approver=is_approver,
+    )
+    b_first = update_policy_item(session=session, domain="b.example", changes={"mode": "observe"})
+    a_removed = propose_remove_domains(
+        session=session, requester=ANN, domains=["a.example"], rules=RULES
+    ).items[0]
+    a_changed = update_policy_item(session=session, domain="a.example", changes={"mode": "observe"})
+    # Each item is fine on its own; together the second a.example item finds it changed.
+    request = propose(
+        session=session,
+        kind="custom",
+        items=[b_first, a_removed, a_changed],
+        requester=ANN,
+        rules=RULES,
+    )
+    decision = approve(session=session, request_id=request.id, approver=CY, is_approver=is_approver)
+    assert decision.outcome is Outcome.SUPERSEDED
+    assert decision.request.reason == "the TLS policy of a.example was removed meanwhile"
+    session.expire_all()
+    for domain in ("a.example", "b.example"):
+        policy = queries.find_policy(session=session, domain=domain)
+        assert (policy.mode, policy.version) == ("enforce", 1)
+    assert AuditAction.POLICY_UPDATED not in _actions(session, request.id)
+    assert verify(session=session).ok

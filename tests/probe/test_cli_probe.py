@@ -307,10 +307,12 @@ def test_bad_targets_get_one_line_each_and_the_rest_is_probed(world: World, tmp_
     listing.write_text("# partners\nstrict.test\n\nexample..bad\nStrict.Test.\n")
     missing = tmp_path / "missing.txt"
     args = ["probe", "--json", "--file", str(listing), "--file", str(missing), "bad@", "x y.test"]
+    args += ["--route", "mx.strict.test:99999"]
     code, out, err = run_cli(world, args)
     lines = err.strip().splitlines()
     assert code == 1
-    assert len(lines) == 4, lines
+    assert len(lines) == 5, lines
+    assert any("bad route" in line and "99999" in line for line in lines)
     assert any("example..bad" in line for line in lines)
     assert any("missing.txt" in line and "cannot read" in line for line in lines)
     assert any("'bad@'" in line for line in lines)
@@ -318,7 +320,7 @@ def test_bad_targets_get_one_line_each_and_the_rest_is_probed(world: World, tmp_
     assert "Traceback" not in err
     document = json.loads(out)
     assert [r["domain"] for r in document["results"]] == ["strict.test"]  # duplicates merged
-    assert len(document["errors"]) == 4
+    assert len(document["errors"]) == 5
 
 
 def test_targets_from_stdin(world: World, monkeypatch: pytest.MonkeyPatch) -> None:

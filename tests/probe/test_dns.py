@@ -350,3 +350,34 @@ async def test_server_stops_promptly_with_a_client_still_waiting(threaded: bool)
     assert loop.time() - started < 2.0
     assert await reader.read() == b""  # closed without an answer
     writer.close()
+
+
+async def test_no_dns_server_listening_is_a_dns_failure() -> None:
+    import asyncio
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    resolver = Resolver(ProbeSettings(dns_servers=(("127.0.0.1", closed_port),), dns_timeout=0.5))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    result = await resolver.mx("example.test")
+    assert loop.time() - started < 0.6  # the lifetime is a deadline
+    assert result.error is not None
+    assert result.error.code in (Code.DNS_ERROR, Code.DNS_TIMEOUT)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("a" * 64 + ".example.test", id="label-too-long"),
+        pytest.param("two..dots.test", id="empty-label"),
+    ],
+)
+async def test_invalid_names_are_refused_without_a_query(server: DnsServer, name: str) -> None:
+    resolver = resolver_for(server)
+    for result in (await resolver.addresses(name), await resolver.txt(name)):
+        assert result.error is not None
+        assert result.error.code is Code.INVALID_DOMAIN
+    assert server.queries == []

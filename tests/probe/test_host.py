@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 
 import pytest
 
 from bot.probe.certs import TrustStore
+from bot.probe.errors import (
+    ConnectFailed,
+    ConnectionLost,
+    ConnectRefused,
+    ConnectTimeout,
+    HandshakeFailed,
+    ProbeError,
+    ProtocolViolation,
+    translate,
+)
 from bot.probe.host import probe_host
 from bot.probe.limits import Limits
 from bot.probe.model import Code, Verdict
 from bot.probe.settings import ProbeSettings
+from bot.probe.smtp import SmtpProtocolError, Step
 from tests.support.certs import CertCase, Pki
 from tests.support.smtp_server import Behaviour, SmtpServer, free_port, tls10_available
 
@@ -253,3 +265,33 @@ async def test_per_address_limit_holds_two_connections_at_once(pki: Pki, trust: 
         )
     assert all(r.verdict is Verdict.STRICT for r in results)
     assert limits.peak_per_address[ADDRESS] == 2
+
+
+SEAM = [
+    ("refused", Step.CONNECT, ConnectionRefusedError(111, "refused"), ConnectRefused),
+    ("connect-timeout", Step.CONNECT, TimeoutError(110, "timed out"), ConnectTimeout),
+    ("unreachable-network", Step.CONNECT, OSError(101, "Network is unreachable"), ConnectFailed),
+    ("tls-alert", Step.HANDSHAKE, ssl.SSLError(1, "alert"), HandshakeFailed),
+    ("reset-in-handshake", Step.HANDSHAKE, ConnectionResetError(104, "reset"), HandshakeFailed),
+    ("eof-in-handshake", Step.HANDSHAKE, EOFError(), HandshakeFailed),
+    ("tls-error-later", Step.TLS_EHLO, ssl.SSLError(1, "bad record mac"), ConnectionLost),
+    ("reset-later", Step.EHLO, ConnectionResetError(104, "reset"), ConnectionLost),
+    ("garbage", Step.GREETING, SmtpProtocolError("not smtp"), ProtocolViolation),
+]
+
+
+@pytest.mark.parametrize(
+    ("stage", "error", "expected"), [c[1:] for c in SEAM], ids=[c[0] for c in SEAM]
+)
+def test_one_seam_translates_low_level_errors(
+    stage: Step, error: BaseException, expected: type[ProbeError]
+) -> None:
+    with pytest.raises(expected) as caught, translate(stage, "mx (192.0.2.1:25)"):
+        raise error
+    assert caught.value.__cause__ is error
+    assert caught.value.reason().message
+
+
+def test_the_deadline_passes_through_the_seam() -> None:
+    with pytest.raises(asyncio.CancelledError), translate(Step.EHLO, "mx"):
+        raise asyncio.CancelledError

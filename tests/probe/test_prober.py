@@ -80,8 +80,8 @@ async def test_domain_hosts_by_preference_probed_in_parallel(net: Net, trust: Tr
     assert result.mx == ("mx1.one.test", "mx2.one.test")
     assert [h.host for h in result.hosts] == ["mx1.one.test", "mx2.one.test"]
     assert result.verdict is Verdict.STRICT
-    one_host = max(h.elapsed_ms for h in result.hosts) / 1000
-    assert elapsed < one_host * 1.5  # in parallel, not one after the other
+    one_after_the_other = sum(h.elapsed_ms for h in result.hosts) / 1000
+    assert elapsed < one_after_the_other * 0.85  # the two hosts were probed in parallel
 
 
 async def test_batch_resolves_each_name_once_and_reports_progress(
@@ -93,7 +93,7 @@ async def test_batch_resolves_each_name_once_and_reports_progress(
     def progress(done: int, total: int, result: TargetResult) -> None:
         seen.append((done, total, result.target))
 
-    targets = [Target.guess("one.test"), Target.guess("two.test"), Target.guess("x@two.test")]
+    targets: list[Target | str] = [Target.guess("one.test"), "two.test", "x@two.test"]
     results = await prober.probe_many(targets, on_progress=progress)
     assert [r.target for r in results] == ["one.test", "two.test", "x@two.test"]
     assert [r.kind for r in results] == [TargetKind.DOMAIN, TargetKind.DOMAIN, TargetKind.EMAIL]

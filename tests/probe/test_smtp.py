@@ -8,9 +8,14 @@ from bot.probe.smtp import (
     MAX_LINE,
     MAX_REPLY,
     Capabilities,
+    Close,
+    Dialogue,
     Reply,
     ReplyParser,
+    Send,
     SmtpProtocolError,
+    StartTls,
+    Step,
     command,
     rcpt_to,
 )
@@ -131,3 +136,122 @@ def test_commands_refuse_smuggled_lines(argument: str) -> None:
 
 def test_rcpt_command_bytes() -> None:
     assert rcpt_to("user@example.test") == b"RCPT TO:<user@example.test>\r\n"
+
+
+# The dialogue: replies in, actions out. "TLS" marks the handshake, "CLOSE" the end.
+R220 = Reply(220, ("mx.example ESMTP",))
+EHLO_TLS = Reply(250, ("mx.example", "PIPELINING", "STARTTLS"))
+EHLO_PLAIN = Reply(250, ("mx.example", "PIPELINING"))
+EHLO_AFTER = Reply(250, ("mx.example", "PIPELINING"))
+GO = Reply(220, ("Ready to start TLS",))
+OK = Reply(250, ("Ok",))
+BYE = Reply(221, ("Bye",))
+HI = b"EHLO probe.example\r\n"
+QUIT = b"QUIT\r\n"
+
+DIALOGUES = [
+    (
+        "strict-path",
+        None,
+        [R220, EHLO_TLS, GO, EHLO_AFTER, BYE],
+        [HI, b"STARTTLS\r\n", "TLS", HI, QUIT, "CLOSE"],
+    ),
+    (
+        "recipient-inside-tls",
+        "who@example.test",
+        [R220, EHLO_TLS, GO, EHLO_AFTER, OK, OK, BYE],
+        [
+            HI,
+            b"STARTTLS\r\n",
+            "TLS",
+            HI,
+            b"MAIL FROM:<>\r\n",
+            b"RCPT TO:<who@example.test>\r\n",
+            QUIT,
+            "CLOSE",
+        ],
+    ),
+    ("no-starttls", None, [R220, EHLO_PLAIN, BYE], [HI, QUIT, "CLOSE"]),
+    ("greeting-421", None, [Reply(421, ("busy",))], ["CLOSE"]),
+    ("ehlo-550", None, [R220, Reply(550, ("no",)), BYE], [HI, QUIT, "CLOSE"]),
+    (
+        "starttls-454",
+        None,
+        [R220, EHLO_TLS, Reply(454, ("later",)), BYE],
+        [HI, b"STARTTLS\r\n", QUIT, "CLOSE"],
+    ),
+    (
+        "mail-refused-no-rcpt",
+        "who@example.test",
+        [R220, EHLO_TLS, GO, EHLO_AFTER, Reply(553, ("no null sender",)), BYE],
+        [HI, b"STARTTLS\r\n", "TLS", HI, b"MAIL FROM:<>\r\n", QUIT, "CLOSE"],
+    ),
+    (
+        "smtputf8-recipient-not-asked",
+        "j\u00f6rg@example.test",
+        [R220, EHLO_TLS, GO, EHLO_AFTER, BYE],
+        [HI, b"STARTTLS\r\n", "TLS", HI, QUIT, "CLOSE"],
+    ),
+]
+
+
+def converse(dialogue: Dialogue, replies: list[Reply]) -> list[bytes | str]:
+    said: list[bytes | str] = []
+    for reply in replies:
+        action = dialogue.receive(reply)
+        if isinstance(action, StartTls):
+            said.append("TLS")
+            action = dialogue.tls_established()
+        if isinstance(action, Send):
+            said.append(action.data)
+        elif isinstance(action, Close):
+            said.append("CLOSE")
+    return said
+
+
+@pytest.mark.parametrize(
+    ("recipient", "replies", "expected"),
+    [d[1:] for d in DIALOGUES],
+    ids=[d[0] for d in DIALOGUES],
+)
+def test_dialogue_sequence_and_never_data(
+    recipient: str | None, replies: list[Reply], expected: list[bytes | str]
+) -> None:
+    dialogue = Dialogue("probe.example", recipient)
+    said = converse(dialogue, replies)
+    assert said == expected
+    assert dialogue.step is Step.DONE
+    assert not any(isinstance(s, bytes) and s.upper().startswith(b"DATA") for s in said)
+
+
+@pytest.mark.parametrize(
+    ("answer", "accepted"),
+    [(Reply(250, ("ok",)), True), (Reply(550, ("no such user",)), False), (Reply(450, ()), None)],
+    ids=["accepted", "rejected", "greylisted"],
+)
+def test_recipient_answer(answer: Reply, accepted: bool | None) -> None:
+    dialogue = Dialogue("probe.example", "who@example.test")
+    converse(dialogue, [R220, EHLO_TLS, GO, EHLO_AFTER, OK, answer])
+    assert dialogue.recipient_accepted is accepted
+    assert dialogue.step is Step.QUIT
+
+
+def test_dialogue_remembers_why_it_ended() -> None:
+    dialogue = Dialogue("probe.example")
+    converse(dialogue, [R220, EHLO_TLS, Reply(502, ("not implemented",))])
+    assert dialogue.starttls_offered is True
+    assert dialogue.refusal == (Step.STARTTLS, Reply(502, ("not implemented",)))
+
+
+def test_dialogue_refuses_out_of_order_events() -> None:
+    dialogue = Dialogue("probe.example")
+    with pytest.raises(RuntimeError):
+        dialogue.tls_established()
+    converse(dialogue, [Reply(421, ("busy",))])
+    with pytest.raises(SmtpProtocolError):
+        dialogue.receive(R220)
+
+
+def test_dialogue_refuses_an_unsafe_ehlo_name() -> None:
+    with pytest.raises(ValueError, match="unsafe"):
+        Dialogue("evil\r\nDATA")

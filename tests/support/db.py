@@ -23,6 +23,7 @@ Threads and worker processes make their own engine with
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -74,6 +75,24 @@ def wipe(engine: Engine) -> None:
         connection.execute(update(AuditHead).values(seq=0, hash="0" * 64))
 
 
+def _drop_orphans(admin: Engine) -> None:
+    """Drop test schemas left by test runs on this machine whose process is gone."""
+    with admin.begin() as connection:
+        names = connection.execute(
+            text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tlsbot_t_%'")
+        ).scalars()
+        for name in list(names):
+            match = re.fullmatch(r"tlsbot_t_(\d+)_[0-9a-f]+", name)
+            if match is None:
+                continue
+            try:
+                os.kill(int(match.group(1)), 0)
+            except ProcessLookupError:
+                connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+            except OSError:
+                continue  # alive, owned by another user
+
+
 @pytest.fixture(scope="session")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
     url = os.environ.get(URL_VARIABLE, "").strip()
@@ -86,6 +105,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]
         return
     schema = f"tlsbot_t_{os.getpid()}_{secrets.token_hex(4)}"
     admin = make_engine(url)
+    _drop_orphans(admin)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     connect_args = {"options": f"-csearch_path={schema}"}

@@ -4,6 +4,9 @@
         ...                      # probe 127.0.0.2:port
         server.connections       # TCP connections accepted so far
 
+Synchronous tests (the CLI runs its own event loop) use :class:`SmtpFleet`, which runs
+several servers on an event loop in a background thread.
+
 Every host gets its own loopback address (127.0.0.2, 127.0.0.3, … all route to ``lo`` on
 Linux) on one shared port (:func:`free_port`), so ``TLSBOT_SMTP_PORT`` stays one value.
 The server never accepts DATA (it answers 554). Behaviours cover each row of the verdict

@@ -13,7 +13,8 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-import bot.policy.models  # noqa: F401  (registers the tables)
+import bot.policy.models  # registers the tables
+import bot.policy.monitor.models  # noqa: F401  (the monitor's tables)
 from bot.policy.types import UTCDateTime
 
 config = context.config

@@ -1,0 +1,101 @@
+"""``tlsbot export postfix --out DIR``: write the Postfix tables from the policy store.
+
+Exit 0 when everything in force was written, 1 when the files were written but
+some stored values were dropped (listed on stderr), 2 when nothing was written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.config import Settings
+from bot.export.model import MapName
+from bot.export.publish import export_postfix, main_cf_lines
+from bot.export.socketmap import DEFAULT_LISTEN
+from bot.policy.db import check_schema, make_engine, new_session
+from bot.policy.errors import PolicyError
+
+MAP_TYPES = ("hash", "lmdb", "cdb", "btree")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("export", help="publish the approved policy to a mail gateway")
+    formats = parser.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    postfix = formats.add_parser(
+        "postfix", help="write tls_policy and tls_inbound tables for Postfix"
+    )
+    postfix.add_argument("--out", required=True, type=Path, metavar="DIR", help="directory")
+    postfix.add_argument(
+        "--map-type",
+        choices=MAP_TYPES,
+        default="hash",
+        help="Postfix map type shown in the main.cf lines (default: hash)",
+    )
+    postfix.add_argument(
+        "--postmap",
+        action="store_true",
+        help="also run `postmap TYPE:FILE` on both files (needs Postfix installed)",
+    )
+    postfix.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    if not out.is_dir():
+        print(f"tlsbot: --out {str(out)!r} is not a directory", file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    engine = None
+    try:
+        engine = make_engine(settings.database_url)
+        check_schema(engine)
+        with new_session(engine) as session:
+            result = export_postfix(session=session, directory=out.resolve())
+    except PolicyError as exc:
+        print(f"tlsbot: {exc}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"tlsbot: policy store unavailable: {first}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"tlsbot: cannot write to {str(out)!r}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    finally:
+        if engine is not None:
+            engine.dispose()
+    tables = result.tables
+    print(
+        f"wrote {result.path(MapName.TLS_POLICY)} ({len(tables.tls_policy)} entries) and "
+        f"{result.path(MapName.TLS_INBOUND)} ({len(tables.tls_inbound)} entries) "
+        f"from audit event #{result.source_seq}; recorded as audit event #{result.event_seq}"
+    )
+    for rejection in tables.rejected:
+        print(f"tlsbot: not published: {rejection}", file=sys.stderr)
+    if args.postmap and not _postmap(args.map_type, [result.path(n) for n in MapName]):
+        return 2
+    print()
+    print(main_cf_lines(result.directory, map_type=args.map_type, socketmap=DEFAULT_LISTEN), end="")
+    return 1 if tables.rejected else 0
+
+
+def _postmap(map_type: str, paths: list[Path]) -> bool:
+    postmap = shutil.which("postmap")
+    if postmap is None:
+        print("tlsbot: --postmap: postmap is not installed (install postfix)", file=sys.stderr)
+        return False
+    for path in paths:
+        done = subprocess.run(  # noqa: S603 - fixed program, our own file names
+            [postmap, f"{map_type}:{path}"], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            reason = (done.stderr.strip().splitlines() or ["failed"])[-1]
+            print(f"tlsbot: postmap {map_type}:{path}: {reason}", file=sys.stderr)
+            return False
+    return True
