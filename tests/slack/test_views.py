@@ -13,7 +13,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.probe.model import Verdict
+from bot.probe.model import Code, HostResult, Reason, TargetKind, TargetResult, Verdict
 from bot.slack.views.approval import reject_view, request_message
 from bot.slack.views.domains import (
     domain_validate_view,
@@ -40,6 +40,8 @@ from bot.slack.views.model import (
     RowState,
     Summary,
 )
+from bot.slack.views.reports import audit_message, routes_message, status_message
+from bot.slack.views.results import check_message
 from bot.slack.views.routes import route_add_view, route_validate_view, routes_view
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -174,6 +176,51 @@ def test_the_largest_request_message_fits_block_kit(state: str) -> None:
     else:
         assert "'text': 'Approve'" not in words
         assert "<@U3>" in words
+
+
+def test_the_largest_check_answer_fits_block_kit() -> None:
+    hosts = tuple(
+        HostResult(
+            host=DOMAIN,
+            address="2001:db8::1",
+            port=25,
+            verdict=Verdict.UNSUPPORTED,
+            reasons=(Reason(Code.STARTTLS_NOT_SUPPORTED, LONG),),
+        )
+        for _ in range(200)
+    )
+    result = TargetResult(
+        target=DOMAIN,
+        kind=TargetKind.DOMAIN,
+        domain=DOMAIN,
+        verdict=Verdict.UNSUPPORTED,
+        hosts=hosts,
+        reasons=(Reason(Code.DNS_ERROR, LONG),),
+    )
+    validate_message(check_message(result))
+
+
+MESSAGES = {
+    "routes-500": lambda: routes_message(
+        tuple(RouteRow(i, DOMAIN + ":25", Verdict.UNSUPPORTED, LONG) for i in range(500))
+    ),
+    "audit-500": lambda: audit_message(
+        tuple(AuditLine(NOW, "U1", "policy.added", LONG) for _ in range(500)), DOMAIN
+    ),
+    "status-500-failed": lambda: status_message(
+        HomeData(
+            levels={"strict": 1},
+            routes=1,
+            pending=tuple(PendingItem(i, LONG) for i in range(500)),
+            failed=tuple((DOMAIN, LONG) for _ in range(500)),
+        )
+    ),
+}
+
+
+@pytest.mark.parametrize("build", MESSAGES.values(), ids=MESSAGES.keys())
+def test_the_longest_answers_fit_block_kit(build: Any) -> None:
+    validate_message(build())
 
 
 def test_the_help_message_fits_block_kit() -> None:
