@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -13,12 +13,12 @@ from bot.policy.queries import find_policy
 from bot.policy.requests import Rules, propose_remove_domains
 from bot.probe.model import TargetResult
 from bot.probe.names import InvalidName, normalise_domain, parse_email
-from bot.slack import errors
 from bot.slack.approval import post_request
 from bot.slack.command_text import Parsed, parse
 from bot.slack.flow import open_draft, show
 from bot.slack.ids import Command, Sub
 from bot.slack.listeners.routes import open_flow
+from bot.slack.listeners.util import later
 from bot.slack.middleware import services_of
 from bot.slack.pages import audit_lines, home_data, reason_of, routes_page, verdict
 from bot.slack.replies import actor_of, tell
@@ -58,14 +58,8 @@ class Request:
     def user(self) -> str:
         return str(self.body.get("user_id", ""))
 
-    def later(self, coro: Awaitable[None], name: str) -> None:
-        async def run() -> None:
-            await coro
-
-        async def on_error(exc: BaseException) -> None:
-            await errors.report(exc, self.body, self.client)
-
-        self.services.background.spawn(run(), name=name, on_error=on_error)
+    def later(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        later(self.services, self.client, self.body, coro, name)
 
 
 Handler = Callable[[Request], Awaitable[None]]

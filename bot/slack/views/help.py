@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.slack.views.kit import context, md, section
+from bot.slack.views.kit import context, section
 
 HELP_LINES = (
     ("`/tls setup`", "the whole flow: inbound routes, external domains, validation, Finish"),
@@ -35,6 +35,3 @@ def help_message(problem: str | None = None) -> dict[str, Any]:
         problem + "\n" if problem else ""
     ) + "Usage: /tls setup | add | remove | check | status | routes | audit | policy delete | help"
     return {"text": text, "blocks": blocks}
-
-
-__all__ = ["help_message", "md"]
