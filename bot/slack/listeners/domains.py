@@ -1,5 +1,4 @@
-"""The external-domains steps: Add External Domains, Continue, Remove, Add, Validate,
-More / Less, pages, Finish and Edit."""
+"""The external-domains list: per domain Validate, Remove, More / Less; pages; Finish, Edit."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
 from bot.policy import drafts
-from bot.policy.batch import LineStatus
 from bot.policy.errors import NotFound, PolicyError
 from bot.policy.models import DomainPolicy, Draft
 from bot.policy.queries import count_policies, get_draft, pending_subjects
@@ -18,57 +16,27 @@ from bot.policy.requests import Rules, propose_remove_domains
 from bot.policy.validations import record_validation
 from bot.probe.names import InvalidName, email_for_domain
 from bot.slack.approval import post_request
-from bot.slack.batch_run import Line, Run, save_result
+from bot.slack.batch_run import save_result
 from bot.slack.errors import UserError
-from bot.slack.flow import domains_for, domains_for_sync, open_draft, show, with_draft
+from bot.slack.flow import domains_for, open_draft, show, with_draft
 from bot.slack.ids import Action, Block, Field, View
-from bot.slack.listeners.util import action_value, field_value, later
+from bot.slack.listeners.util import action_value, draft_of, field_value, later, meta_of
 from bot.slack.middleware import services_of
 from bot.slack.replies import actor_of
 from bot.slack.views.domains import (
     domain_validate_view,
-    domains_add_view,
-    review_view,
     summary_view,
 )
 from bot.slack.views.kit import escape
 from bot.slack.views.meta import Meta
-from bot.slack.views.model import BatchLine, BatchReview, PendingItem, Progress, Summary
+from bot.slack.views.model import PendingItem, Summary
 from bot.slack.views.results import verdict_text
-
-
-def meta_of(body: dict[str, Any]) -> Meta:
-    return Meta.decode((body.get("view") or {}).get("private_metadata"))
-
-
-def draft_of(meta: Meta) -> int:
-    if meta.draft is None:
-        raise UserError("This view is out of date; start again with /tls setup.")
-    return meta.draft
 
 
 def parse_key(key: str | None) -> tuple[str, int]:
     if not key or key[0] not in "lp" or not key[1:].isdigit():
         raise UserError("This button is out of date; start again with /tls setup.")
     return key[0], int(key[1:])
-
-
-def review_of(draft: Draft) -> BatchReview:
-    return BatchReview(
-        tuple(
-            BatchLine(
-                number=int(line["id"]),
-                text=str(line.get("text") or ""),
-                domain=line.get("domain"),
-                problem=None if line.get("status") == LineStatus.OK else str(line.get("reason")),
-            )
-            for line in draft.lines
-        )
-    )
-
-
-def review_for(draft: Draft) -> dict[str, Any]:
-    return review_view(review_of(draft), Meta(draft=draft.id, version=draft.version))
 
 
 def domain_of(session: Session, draft_id: int, key: str) -> str:
@@ -82,110 +50,6 @@ def domain_of(session: Session, draft_id: int, key: str) -> str:
         if line["id"] == ident and line.get("domain"):
             return str(line["domain"])
     raise NotFound("That line is no longer in the list.")
-
-
-# ---- Add External Domains → Continue → Remove / Add
-
-
-async def on_add(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
-) -> None:
-    await ack()
-    meta = meta_of(body)
-    await show(client, str(body["view"]["id"]), domains_add_view(meta))
-
-
-async def on_add_submit(
-    ack: AsyncAck,
-    body: dict[str, Any],
-    view: dict[str, Any],
-    client: AsyncWebClient,
-    context: AsyncBoltContext,
-) -> None:
-    services, actor = services_of(context), actor_of(body)
-    meta = Meta.decode(view.get("private_metadata"))
-    draft_id = draft_of(meta)
-    text = field_value(view, Block.DOMAINS, Field.DOMAINS)
-
-    def add(session: Session) -> tuple[str | None, dict[str, Any]]:
-        draft, check = with_draft(
-            session,
-            draft_id,
-            lambda d: drafts.add_text(
-                session=session, draft_id=draft_id, version=d.version, text=text, actor=actor
-            ),
-        )
-        return check.error, review_for(draft)
-
-    error, review = await services.store.run(add)
-    if error is not None:
-        await ack(response_action="errors", errors={Block.DOMAINS.value: error[:2000]})
-        return
-    await ack(response_action="update", view=review)
-
-
-async def on_batch_remove(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
-) -> None:
-    await ack()
-    services, actor, meta = services_of(context), actor_of(body), meta_of(body)
-    draft_id, line_id = draft_of(meta), int(action_value(body) or 0)
-
-    def remove(session: Session) -> dict[str, Any]:
-        draft = with_draft(
-            session,
-            draft_id,
-            lambda d: drafts.remove_line(
-                session=session, draft_id=draft_id, version=d.version, line_id=line_id, actor=actor
-            ),
-        )
-        return review_for(draft)
-
-    await show(client, str(body["view"]["id"]), await services.store.run(remove))
-
-
-async def on_review_submit(
-    ack: AsyncAck,
-    body: dict[str, Any],
-    view: dict[str, Any],
-    client: AsyncWebClient,
-    context: AsyncBoltContext,
-) -> None:
-    services, actor = services_of(context), actor_of(body)
-    meta = Meta.decode(view.get("private_metadata"))
-    draft_id = draft_of(meta)
-
-    def keep(session: Session) -> tuple[list[Line], dict[str, Any]]:
-        draft = with_draft(
-            session,
-            draft_id,
-            lambda d: drafts.keep_clean_lines(
-                session=session, draft_id=draft_id, version=d.version, actor=actor
-            ),
-        )
-        lines = [
-            Line(int(x["id"]), str(x["domain"]))
-            for x in draft.lines
-            if x.get("validation_id") is None and x.get("domain")
-        ]
-        waiting = frozenset(line.key for line in lines)
-        progress = Progress(0, len(lines)) if lines else None
-        page = domains_for_sync(session, draft_id, meta, progress=progress, validating=waiting)
-        return lines, page
-
-    lines, page = await services.store.run(keep)
-    await ack(response_action="update", view=page)
-    if lines:
-        run = Run(
-            services,
-            client,
-            actor=actor,
-            draft_id=draft_id,
-            view_id=str(view["id"]),
-            meta=meta,
-            lines=lines,
-        )
-        later(services, client, body, run.run(), f"validate {len(lines)} domains")
 
 
 # ---- per domain: Validate, Remove, More / Less; pages
@@ -370,10 +234,6 @@ async def on_edit(
 
 
 def register(app: AsyncApp) -> None:
-    app.action(Action.DOMAINS_ADD.value)(on_add)
-    app.view(View.DOMAINS_ADD.value)(on_add_submit)
-    app.action(Action.BATCH_REMOVE.value)(on_batch_remove)
-    app.view(View.DOMAINS_REVIEW.value)(on_review_submit)
     app.action(Action.DOMAIN_VALIDATE.value)(on_validate)
     app.view(View.DOMAIN_VALIDATE.value)(on_validate_submit)
     app.action(Action.DOMAIN_REMOVE.value)(on_remove)

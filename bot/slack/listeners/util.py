@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import errors
 from bot.slack.services import Services
+from bot.slack.views.meta import Meta
 
 # A modal's submission is answered with its next view (``response_action: update``);
 # Slack applies that view when our HTTP answer reaches it. Work that updates the
@@ -62,3 +63,14 @@ def field_value(view: Mapping[str, Any], block_id: str, action_id: str) -> str:
     values = (view.get("state") or {}).get("values") or {}
     entry = (values.get(block_id) or {}).get(action_id) or {}
     return str(entry.get("value") or "")
+
+
+def meta_of(body: Mapping[str, Any]) -> Meta:
+    """The ids and version the clicked view carries."""
+    return Meta.decode((body.get("view") or {}).get("private_metadata"))
+
+
+def draft_of(meta: Meta) -> int:
+    if meta.draft is None:
+        raise errors.UserError("This view is out of date; start again with /tls setup.")
+    return meta.draft
