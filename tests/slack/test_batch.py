@@ -98,3 +98,22 @@ async def test_closing_the_modal_sends_the_result_by_direct_message(
     words = str(dm.body["blocks"])
     assert "Validation of 3 external domains finished: 2 support TLS" in words
     assert "plain.test*: :x: *TLS Not Supported*" in words
+
+
+@pytest.mark.parametrize(
+    ("target", "shown"),
+    [
+        pytest.param("postmaster@partner.test", "Supports TLS", id="email-strict"),
+        pytest.param("self.test", "Relaxed Encryption Mode", id="domain-relaxed"),
+        pytest.param("plain.test", "TLS Not Supported", id="domain-no-starttls"),
+    ],
+)
+async def test_check_probes_for_real_and_answers_privately(
+    real_bot: Bot, target: str, shown: str
+) -> None:
+    answer = await real_bot.slack.command(f"check {target}", user=REQUESTER)
+    assert answer.status == 200
+    assert f"Checking {target}" in answer.text
+    call = await real_bot.api.wait_for("response_url")
+    assert call.body["response_type"] == "ephemeral"
+    assert shown in str(call.body["blocks"])
