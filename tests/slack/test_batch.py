@@ -117,3 +117,14 @@ async def test_check_probes_for_real_and_answers_privately(
     call = await real_bot.api.wait_for("response_url")
     assert call.body["response_type"] == "ephemeral"
     assert shown in str(call.body["blocks"])
+
+
+async def test_someone_elses_list_cannot_be_changed(real_bot: Bot) -> None:
+    bot, api = real_bot, real_bot.api
+    view_id = await open_add(bot)
+    answer = await bot.slack.submit(
+        api.views[view_id], {Block.DOMAINS: {Field.DOMAINS: "partner.test"}}, user="UOTHER001"
+    )
+    assert answer.json["response_action"] == "errors"
+    assert "belongs to someone else" in answer.json["errors"][Block.DOMAINS]
+    assert draft_lines(bot) == []

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from bot.policy import drafts
 from bot.policy.batch import LineStatus
+from bot.policy.errors import PolicyError
 from bot.policy.models import Draft
 from bot.slack.batch_run import Line, Run
 from bot.slack.flow import domains_for_sync, show, with_draft
@@ -18,7 +19,7 @@ from bot.slack.ids import Action, Block, Field, View
 from bot.slack.listeners.util import action_value, draft_of, field_value, later, meta_of
 from bot.slack.middleware import services_of
 from bot.slack.replies import actor_of
-from bot.slack.views.domains import domains_add_view, review_view
+from bot.slack.views.domains import domains_add_view, review_view, working_view
 from bot.slack.views.meta import Meta
 from bot.slack.views.model import BatchLine, BatchReview, Progress
 
@@ -71,7 +72,10 @@ async def on_add_submit(
         )
         return check.error, review_for(draft)
 
-    error, review = await services.store.run(add)
+    try:
+        error, review = await services.store.run(add)
+    except PolicyError as exc:
+        error = str(exc)
     if error is not None:
         await ack(response_action="errors", errors={Block.DOMAINS.value: error[:2000]})
         return
@@ -127,7 +131,11 @@ async def on_review_submit(
         page = domains_for_sync(session, draft_id, meta, progress=progress, validating=waiting)
         return lines, page
 
-    lines, page = await services.store.run(keep)
+    try:
+        lines, page = await services.store.run(keep)
+    except PolicyError as exc:
+        await ack(response_action="update", view=working_view(f"⚠️ {exc}", working=False))
+        return
     await ack(response_action="update", view=page)
     if lines:
         run = Run(

@@ -77,7 +77,11 @@ async def on_validate_submit(
     meta = Meta.decode(view.get("private_metadata"))
     draft_id, key = draft_of(meta), meta.line or ""
     kind, ident = parse_key(key)
-    domain = await services.store.run(lambda s: domain_of(s, draft_id, key))
+    try:
+        domain = await services.store.run(lambda s: domain_of(s, draft_id, key))
+    except PolicyError as exc:
+        await ack(response_action="errors", errors={Block.EMAIL.value: str(exc)[:150]})
+        return
     try:
         email = email_for_domain(field_value(view, Block.EMAIL, Field.EMAIL), domain)
     except InvalidName as exc:

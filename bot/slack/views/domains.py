@@ -179,8 +179,10 @@ def summary_view(summary: Summary, meta: Meta) -> dict[str, Any]:
     return modal(View.SUMMARY, TITLE, blocks, metadata=meta.encode())
 
 
-def working_view(text: str = "Working…") -> dict[str, Any]:
-    return modal(View.WORKING, TITLE, [section(f"{HOURGLASS} {escape(text)}")])
+def working_view(text: str = "Working…", *, working: bool = True) -> dict[str, Any]:
+    """A one-line modal: work in progress, or (``working=False``) a message to read."""
+    line = f"{HOURGLASS} {escape(text)}" if working else escape(text)
+    return modal(View.WORKING, TITLE, [section(line)])
 
 
 def _policies(n: int) -> str:
