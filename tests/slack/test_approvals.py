@@ -173,3 +173,32 @@ async def test_the_message_spells_out_the_evidence_and_warns_on_unverified_tls(b
     assert "1 Strict - Trusted Enforced, 1 Relaxed Encryption Mode" in text
     assert "self.example would be enforced without verified TLS" in text
     assert "self-signed" in text
+
+
+async def test_two_approvals_needed_the_message_counts_them(bot: Bot) -> None:
+    def run(session: Session) -> int:
+        request = propose_add_route(
+            session=session,
+            requester=Actor(REQUESTER, "ann"),
+            route="mx1.corp.example:25",
+            validation_id=None,
+            rules=Rules(required_approvals=2),
+        )
+        assert request.id is not None
+        return request.id
+
+    rid = bot.services.store.run_sync(run)
+    message = await posted(bot, rid)
+    await bot.slack.click_in_message(message, Action.APPROVE, str(rid), user=APPROVER)
+    first = await bot.api.wait_for("chat.update")
+    assert f"Approved so far by <@{APPROVER}> (1 of 2)" in str(first.body["blocks"])
+    assert "'text': 'Approve'" in str(first.body["blocks"])
+    told = await bot.api.wait_for("response_url")
+    assert "needs 1 more" in told.body["text"]
+    assert not [c for c in bot.api.of("chat.postMessage") if c.body.get("channel") == REQUESTER]
+    before = len(bot.api.calls)
+    await bot.slack.click_in_message(message, Action.APPROVE, str(rid), user=APPROVER_2)
+    second = await bot.api.wait_for("chat.update", after=before)
+    assert f"Approved* by <@{APPROVER_2}>" in str(second.body["blocks"])
+    await bot.settle()
+    assert state_of(bot, rid) == RequestState.APPROVED
