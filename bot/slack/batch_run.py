@@ -91,10 +91,15 @@ class Run:
         self._updating = asyncio.Lock()
 
     async def run(self) -> None:
-        await asyncio.gather(*(self._one(line) for line in self.lines))
+        outcomes = await asyncio.gather(
+            *(self._one(line) for line in self.lines), return_exceptions=True
+        )
         await self._update(final=True)
         if not self.view_open:
             await self._tell()
+        for outcome in outcomes:  # a bug in one line's probe: the rest still finished
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _one(self, line: Line) -> None:
         result = await self.services.prober.probe_domain(line.domain, email=line.email)
