@@ -77,6 +77,16 @@ def reason_of(session: Session, validation_id: int | None) -> tuple[str | None, 
     return first_reason(validation.result), full_reason(validation.result)
 
 
+def latest_validation(session: Session, domain: str) -> Validation | None:
+    """The newest validation of ``domain`` (a domain or email target, not a route)."""
+    query = (
+        select(Validation)
+        .where(col(Validation.domain) == domain, col(Validation.kind) != "route")
+        .order_by(col(Validation.id).desc())
+    )
+    return session.exec(query).first()
+
+
 def pending_items(
     session: Session, kinds: tuple[str, ...] | None = None
 ) -> tuple[PendingItem, ...]:

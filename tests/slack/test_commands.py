@@ -90,7 +90,9 @@ async def test_status_counts_policies_and_shows_one_domain(bot: Bot) -> None:
     text = await answer_to(bot, "status")
     assert "*2* external domain TLS policies (1 relaxed, 1 strict)" in text
     text = await answer_to(bot, "status Self.Example")
-    assert "*self.example*: policy relaxed" in text
+    assert "*self.example*: policy relaxed; last validation :white_check_mark: Relaxed" in text
+    text = await answer_to(bot, "status good.example")
+    assert "*good.example*: policy strict; last validation :x: TLS Not Supported" in text
     text = await answer_to(bot, "status nothing.example")
     assert "has no TLS policy" in text
 

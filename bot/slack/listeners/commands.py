@@ -20,7 +20,14 @@ from bot.slack.ids import Command, Sub
 from bot.slack.listeners.routes import open_flow
 from bot.slack.listeners.util import later
 from bot.slack.middleware import services_of
-from bot.slack.pages import audit_lines, home_data, reason_of, routes_page, verdict
+from bot.slack.pages import (
+    audit_lines,
+    home_data,
+    latest_validation,
+    reason_of,
+    routes_page,
+    verdict,
+)
 from bot.slack.replies import actor_of, tell
 from bot.slack.services import Services
 from bot.slack.views.domains import domains_add_view, working_view
@@ -163,12 +170,14 @@ async def on_status(req: Request) -> None:
         policy = find_policy(session=session, domain=domain)
         if policy is None:
             return domain_status_message(None, domain)
-        reason, detail = reason_of(session, policy.validation_id)
+        latest = latest_validation(session, domain)
+        validation_id = latest.id if latest is not None else policy.validation_id
+        reason, detail = reason_of(session, validation_id)
         row = DomainRow(
             key=f"p{policy.id}",
             domain=domain,
             state=RowState.POLICY,
-            verdict=verdict(policy.level),
+            verdict=verdict(latest.verdict if latest is not None else policy.level),
             level=policy.level,
             reason=reason,
             detail=detail,
