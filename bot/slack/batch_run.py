@@ -89,6 +89,7 @@ class Run:
         self.view_open = True
         self._last = time.monotonic()
         self._updating = asyncio.Lock()
+        self._saving = asyncio.Lock()
 
     async def run(self) -> None:
         outcomes = await asyncio.gather(
@@ -103,11 +104,12 @@ class Run:
 
     async def _one(self, line: Line) -> None:
         result = await self.services.prober.probe_domain(line.domain, email=line.email)
-        await self.services.store.run(
-            lambda s: save_result(
-                s, draft_id=self.draft_id, line_id=line.id, result=result, actor=self.actor
+        async with self._saving:  # one draft write at a time: no version races among ourselves
+            await self.services.store.run(
+                lambda s: save_result(
+                    s, draft_id=self.draft_id, line_id=line.id, result=result, actor=self.actor
+                )
             )
-        )
         self.results.append(result)
         self.waiting.discard(line.key)
         if time.monotonic() - self._last >= PROGRESS_INTERVAL and not self._updating.locked():

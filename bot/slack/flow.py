@@ -59,7 +59,7 @@ async def routes_for(
 
 def with_draft(session: Session, draft_id: int, edit: Callable[[Draft], T]) -> T:
     """Apply ``edit`` to the draft as it is now, again if someone else changed it meanwhile."""
-    for _ in range(5):
+    for _ in range(10):
         draft = get_draft(session=session, draft_id=draft_id)
         try:
             return edit(draft)
