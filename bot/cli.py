@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from bot import __version__
 from bot.config import ConfigError
 
-COMMANDS = ("probe", "db", "audit", "export", "socketmap", "monitor")
+COMMANDS = ("probe", "serve", "db", "audit", "export", "socketmap", "monitor")
 
 
 def build_parser() -> argparse.ArgumentParser:

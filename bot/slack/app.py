@@ -1,0 +1,56 @@
+"""Assemble the Slack app: one AsyncApp, its Web API client, middleware, listeners."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.slack import errors, listeners, middleware
+from bot.slack.services import Services
+
+SLACK_API_URL = "https://slack.com/api/"
+
+
+def build_client(settings: Settings, http: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+    """A Web API client for SLACK_API_URL that waits out 429s and retries dropped connections.
+
+    With ``http``, every call shares that session's kept-alive connections (the
+    caller opens and closes it); without, each call opens its own.
+    """
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    client = AsyncWebClient(
+        token=token,
+        base_url=settings.slack_api_url or SLACK_API_URL,
+        timeout=15,
+        session=http,
+        logger=logging.getLogger("bot.slack.api"),
+    )
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+    client.retry_handlers.append(AsyncConnectionErrorRetryHandler(max_retry_count=2))
+    return client
+
+
+def build_app(
+    settings: Settings, *, services: Services, http: aiohttp.ClientSession | None = None
+) -> AsyncApp:
+    secret = settings.slack_signing_secret
+    app = AsyncApp(
+        client=build_client(settings, http),
+        signing_secret=secret.get_secret_value() if secret else "",
+        # Socket Mode has no signature to check; HTTP always does.
+        request_verification_enabled=settings.slack_app_token is None,
+        logger=logging.getLogger("bot.slack.bolt"),
+        name="tlsbot",
+    )
+    middleware.install(app, services)
+    errors.register(app)
+    listeners.register(app)
+    return app

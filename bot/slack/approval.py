@@ -1,0 +1,85 @@
+"""Posting change requests to the approval channel, and deciding them from Slack.
+
+The decision itself is the store's (one conditional update: a double click or a
+duplicate delivery finds the request no longer pending and changes nothing);
+this module resolves the approver through Slack, updates the channel message,
+and tells the requester by direct message.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel import Session
+
+from bot.policy.approvals import Decision, Outcome, approve, reject
+from bot.policy.types import Actor
+from bot.slack.cards import request_card
+from bot.slack.errors import UserError
+from bot.slack.replies import dm
+from bot.slack.services import Services
+from bot.slack.views.approval import decision_dm, request_message
+from bot.slack.views.model import RequestCard
+
+log = logging.getLogger(__name__)
+
+
+async def post_request(services: Services, client: AsyncWebClient, request_id: int) -> None:
+    """Post a new change request with its evidence and Approve / Reject buttons."""
+    card = await services.store.run(lambda s: request_card(s, request_id))
+    channel = services.settings.approval_channel
+    if channel is None:
+        raise UserError(
+            f"Change request #{request_id} was saved, but TLSBOT_APPROVAL_CHANNEL is not set, "
+            "so no approver has been asked."
+        )
+    await client.chat_postMessage(channel=channel, **request_message(card))
+
+
+async def decide(
+    services: Services,
+    client: AsyncWebClient,
+    *,
+    request_id: int,
+    actor: Actor,
+    approving: bool,
+    reason: str = "",
+) -> tuple[Decision, RequestCard]:
+    """Approve or reject as ``actor`` (already known to be an approver)."""
+    allowed = await services.approvers.is_approver(actor.id, client)
+
+    def is_approver(user_id: str) -> bool:
+        return allowed and user_id == actor.id
+
+    def run(session: Session) -> tuple[Decision, RequestCard]:
+        if approving:
+            decision = approve(
+                session=session, request_id=request_id, approver=actor, is_approver=is_approver
+            )
+        else:
+            decision = reject(
+                session=session,
+                request_id=request_id,
+                actor=actor,
+                is_approver=is_approver,
+                reason=reason,
+            )
+        return decision, request_card(session, request_id)
+
+    return await services.store.run(run)
+
+
+async def show_decision(
+    client: AsyncWebClient,
+    decision: Decision,
+    card: RequestCard,
+    *,
+    channel: str | None,
+    ts: str | None,
+) -> None:
+    """Update the channel message; tell the requester when the request is closed."""
+    if channel and ts:
+        await client.chat_update(channel=channel, ts=ts, **request_message(card))
+    if decision.outcome is not Outcome.WAITING:
+        await dm(client, card.requester_id, decision_dm(card))

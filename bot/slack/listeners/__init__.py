@@ -1,0 +1,12 @@
+"""Listener modules; each offers ``register(app)``."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.slack.listeners import approvals, batch, commands, domains, home, routes
+
+
+def register(app: AsyncApp) -> None:
+    for module in (commands, routes, batch, domains, approvals, home):
+        module.register(app)

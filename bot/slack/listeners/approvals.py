@@ -1,0 +1,82 @@
+"""Approve / Reject on a change request's message, and the Reject reason modal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.approval import decide, show_decision
+from bot.slack.ids import Action, Block, Field, View
+from bot.slack.listeners.util import action_int, field_value, later, message_location
+from bot.slack.middleware import require_approver, services_of
+from bot.slack.replies import actor_of, tell
+from bot.slack.views.approval import reject_view
+from bot.slack.views.meta import Meta
+
+
+async def on_approve(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    await ack()
+    services = services_of(context)
+    request_id = action_int(body)
+    channel, ts = message_location(body)
+
+    async def work() -> None:
+        decision, card = await decide(
+            services, client, request_id=request_id, actor=actor_of(body), approving=True
+        )
+        await show_decision(client, decision, card, channel=channel, ts=ts)
+        await tell(client, body, decision.message)
+
+    later(services, client, body, work(), f"approve #{request_id}")
+
+
+async def on_reject(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    await ack()
+    request_id = action_int(body)
+    channel, ts = message_location(body)
+    meta = Meta(request=request_id, channel=channel, ts=ts)
+    await client.views_open(trigger_id=body["trigger_id"], view=reject_view(meta, request_id))
+
+
+async def on_reject_reason(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    reason = " ".join(field_value(view, Block.REASON, Field.REASON).split())
+    if not reason:
+        await ack(response_action="errors", errors={Block.REASON.value: "Give a reason."})
+        return
+    await ack()
+    services = services_of(context)
+    meta = Meta.decode(view.get("private_metadata"))
+    if meta.request is None:
+        return
+
+    async def work() -> None:
+        assert meta.request is not None
+        decision, card = await decide(
+            services,
+            client,
+            request_id=meta.request,
+            actor=actor_of(body),
+            approving=False,
+            reason=reason,
+        )
+        await show_decision(client, decision, card, channel=meta.channel, ts=meta.ts)
+
+    later(services, client, body, work(), f"reject #{meta.request}")
+
+
+def register(app: AsyncApp) -> None:
+    app.action(Action.APPROVE.value, middleware=[require_approver])(on_approve)
+    app.action(Action.REJECT.value, middleware=[require_approver])(on_reject)
+    app.view(View.REJECT_REASON.value, middleware=[require_approver])(on_reject_reason)

@@ -1,0 +1,269 @@
+"""A stand-in for the Slack Web API on loopback.
+
+Every call is recorded with its method and body (JSON or form, decoded), and
+answered ``{"ok": true, …}`` with plausible ids and timestamps. Views opened
+are remembered by id so tests can submit them back; ``fail_next`` makes the
+next call of a method answer 429 with ``Retry-After``; ``group_members`` sets
+what ``usergroups.users.list`` returns. ``response_url(...)`` hands out URLs on
+this server that record what the bot sends to them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import WSMsgType, web
+
+BOT_USER = "UBOT0001"
+TEAM = "T0000001"
+
+
+@dataclass
+class Call:
+    method: str
+    body: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+class SlackApi:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.views: dict[str, dict[str, Any]] = {}
+        self.group_members: dict[str, list[str]] = {}
+        self.sockets: list[web.WebSocketResponse] = []  # Socket Mode connections
+        self._failures: dict[str, int] = {}
+        self._ids = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    # ---- lifecycle
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
+        app.router.add_post("/respond/{key}", self._respond)
+        app.router.add_get("/socket", self._socket)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.base_url = f"http://127.0.0.1:{port}/"
+        return self.base_url + "api/"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ---- test controls
+    def fail_next(self, method: str, retry_after: int = 1) -> None:
+        self._failures[method] = retry_after
+
+    async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
+        """Socket Mode: deliver a request (``slash_commands``, ``interactive``, ``events_api``)
+        to the connected bot; its ack arrives as a recorded ``socket_ack`` call."""
+        envelope_id = f"env-{next(self._ids)}"
+        await self.sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        return envelope_id
+
+    def response_url(self, key: str = "cmd") -> str:
+        return f"{self.base_url}respond/{key}-{next(self._ids)}"
+
+    def of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(
+        self,
+        method: str,
+        where: Callable[[dict[str, Any]], bool] = lambda _: True,
+        *,
+        after: int = 0,
+        timeout: float = 10.0,
+    ) -> Call:
+        """The first call of ``method`` (from index ``after``) whose body matches."""
+
+        def found() -> Call | None:
+            for call in self.calls[after:]:
+                if call.method == method and where(call.body):
+                    return call
+            return None
+
+        async with asyncio.timeout(timeout), self._changed:
+            while (hit := found()) is None:
+                await self._changed.wait()
+        return hit
+
+    async def wait_view(
+        self,
+        view_id: str,
+        where: Callable[[dict[str, Any]], bool],
+        *,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
+        """Wait until the stored view ``view_id`` matches (after updates, or an ack's update)."""
+
+        def found() -> dict[str, Any] | None:
+            view = self.views.get(view_id)
+            return view if view is not None and where(view) else None
+
+        async with asyncio.timeout(timeout):
+            while (hit := found()) is None:
+                async with self._changed:
+                    try:
+                        async with asyncio.timeout(0.2):
+                            await self._changed.wait()
+                    except TimeoutError:
+                        pass
+        return hit
+
+    def close_view(self, view_id: str) -> None:
+        """The user closed the modal: later views.update calls answer not_found."""
+        self.views.pop(view_id, None)
+
+    def texts(self, method: str) -> list[str]:
+        """Every text (``text`` plus all block texts) sent with ``method``, one string per call."""
+        return [all_text(c.body) for c in self.of(method)]
+
+    # ---- server side
+    async def _record(self, method: str, body: dict[str, Any]) -> None:
+        async with self._changed:
+            self.calls.append(Call(method, body))
+            self._changed.notify_all()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        body = await _decode(request)
+        if method in self._failures:
+            retry_after = self._failures.pop(method)
+            await self._record(method + "#429", body)
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(retry_after)},
+            )
+        await self._record(method, body)
+        return web.json_response(self._answer(method, body))
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1})
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                await self._record("socket_ack", json.loads(message.data))
+        return ws
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        body = await _decode(request)
+        await self._record("response_url", {**body, "_url": str(request.url)})
+        return web.Response(text="ok")
+
+    def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        n = next(self._ids)
+        ts = f"{int(time.time())}.{n:06d}"
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "socket"}
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "user_id": BOT_USER,
+                "bot_id": "B0000001",
+                "team_id": TEAM,
+                "url": "https://tlsbot-test.slack.com/",
+                "team": "test",
+                "user": "tlsbot",
+            }
+        if method in ("views.open", "views.push", "views.publish"):
+            view = _view_body(body)
+            view_id = f"V{n:08d}"
+            if method == "views.publish":
+                view_id = f"VHOME{body.get('user_id', '')}"
+            view = {**view, "id": view_id, "hash": f"h{n}"}
+            self.views[view_id] = view
+            return {"ok": True, "view": view}
+        if method == "views.update":
+            view_id = str(body.get("view_id") or "")
+            if view_id not in self.views:
+                return {"ok": False, "error": "not_found"}
+            view = {**_view_body(body), "id": view_id, "hash": f"h{n}"}
+            self.views[view_id] = view
+            return {"ok": True, "view": view}
+        if method == "chat.postMessage":
+            channel = str(body.get("channel"))
+            if channel.startswith("U"):
+                channel = "D" + channel[1:]
+            return {
+                "ok": True,
+                "channel": channel,
+                "ts": ts,
+                "message": {"text": body.get("text"), "ts": ts},
+            }
+        if method == "chat.update":
+            return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": ts}
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": f"D{n:08d}"}}
+        if method == "usergroups.users.list":
+            return {"ok": True, "users": self.group_members.get(str(body.get("usergroup")), [])}
+        if method == "users.info":
+            user = str(body.get("user"))
+            return {"ok": True, "user": {"id": user, "name": user.lower(), "real_name": user}}
+        return {"ok": True}
+
+
+def _view_body(body: dict[str, Any]) -> dict[str, Any]:
+    view = body.get("view")
+    if isinstance(view, str):
+        view = json.loads(view)
+    return dict(view or {})
+
+
+async def _decode(request: web.Request) -> dict[str, Any]:
+    if request.method == "GET":
+        return dict(request.query)
+    raw = await request.text()
+    if request.content_type == "application/json":
+        return dict(json.loads(raw or "{}"))
+    return dict(parse_qsl(raw, keep_blank_values=True))
+
+
+def all_text(value: Any) -> str:
+    """Every ``text`` string inside a body, in order, joined by newlines."""
+    out: list[str] = []
+
+    def walk(v: Any) -> None:
+        if isinstance(v, dict):
+            for k, item in v.items():
+                if k == "text" and isinstance(item, str):
+                    out.append(item)
+                else:
+                    walk(item)
+        elif isinstance(v, list):
+            for item in v:
+                walk(item)
+        elif isinstance(v, str) and v.startswith(("[", "{")):
+            with contextlib.suppress(ValueError):
+                walk(json.loads(v))
+
+    walk(value)
+    return "\n".join(out)
