@@ -174,6 +174,18 @@ def _event(
     )
 
 
+def _provenance(request: ChangeRequest, approver: Actor, now: datetime) -> dict[str, Any]:
+    """Who asked, who approved, and when: stamped on every row a request writes."""
+    return {
+        "request_id": request.id,
+        "requested_by_id": request.requester_id,
+        "requested_by_name": request.requester_name,
+        "approved_by_id": approver.id,
+        "approved_by_name": approver.name,
+        "updated_at": now,
+    }
+
+
 def _add_policy(
     session: Session, item: dict[str, Any], request: ChangeRequest, approver: Actor, now: datetime
 ) -> dict[str, Any]:
@@ -187,13 +199,8 @@ def _add_policy(
         mode=item.get("mode", "enforce"),
         relaxed_until=datetime.fromisoformat(relaxed_until) if relaxed_until else None,
         validation_id=item.get("validation_id"),
-        request_id=request.id,
-        requested_by_id=request.requester_id,
-        requested_by_name=request.requester_name,
-        approved_by_id=approver.id,
-        approved_by_name=approver.name,
         created_at=now,
-        updated_at=now,
+        **_provenance(request, approver, now),
     )
     session.add(policy)
     session.flush()
@@ -208,15 +215,7 @@ def _change_policy(
     policy = session.get(DomainPolicy, item["policy_id"], populate_existing=True)
     assert policy is not None
     before = policy_snapshot(policy)
-    values: dict[str, Any] = {
-        "version": policy.version + 1,
-        "updated_at": now,
-        "request_id": request.id,
-        "requested_by_id": request.requester_id,
-        "requested_by_name": request.requester_name,
-        "approved_by_id": approver.id,
-        "approved_by_name": approver.name,
-    }
+    values: dict[str, Any] = {"version": policy.version + 1, **_provenance(request, approver, now)}
     if item["op"] == "remove_policy":
         values.update(status=RecordStatus.REMOVED, removed_at=now)
         action = AuditAction.POLICY_REMOVED
@@ -254,13 +253,8 @@ def _add_route(
         last_verdict=item.get("verdict"),
         last_validation_id=item.get("validation_id"),
         last_validated_at=now if item.get("validation_id") else None,
-        request_id=request.id,
-        requested_by_id=request.requester_id,
-        requested_by_name=request.requester_name,
-        approved_by_id=approver.id,
-        approved_by_name=approver.name,
         created_at=now,
-        updated_at=now,
+        **_provenance(request, approver, now),
     )
     session.add(route)
     session.flush()
