@@ -47,8 +47,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     out: Path = args.out
-    if not out.is_dir():
-        print(f"tlsbot: --out {str(out)!r} is not a directory", file=sys.stderr)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "it is a file" if isinstance(exc, FileExistsError) else exc.strerror
+        print(f"tlsbot: --out {str(out)!r} cannot be used as a directory: {reason}", file=sys.stderr)
         return 2
     settings = Settings.from_env()
     engine = None

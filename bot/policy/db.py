@@ -44,6 +44,8 @@ def make_engine(
         raise InvalidInput(f"DATABASE_URL {url!r} is not a database URL") from None
     args: dict[str, Any] = dict(connect_args or {})
     backend = parsed.get_backend_name()
+    if backend == "postgres":  # the scheme Heroku-style platforms hand out
+        parsed, backend = parsed.set(drivername="postgresql+psycopg"), "postgresql"
     if backend == "sqlite":
         args.setdefault("check_same_thread", False)
         args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)

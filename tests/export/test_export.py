@@ -184,14 +184,26 @@ def test_hostile_rows_in_the_database_cannot_add_a_line_option_or_entry(
     assert "\x00" not in err
 
 
-def test_cli_refuses_a_missing_directory_in_one_line(
+def test_cli_creates_a_missing_directory(
     database: TestDatabase, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    code = run_cli(["export", "postfix", "--out", str(tmp_path / "nope")], database, monkeypatch)
+    out = tmp_path / "postfix" / "tlsbot"
+    code = run_cli(["export", "postfix", "--out", str(out)], database, monkeypatch)
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["tls_inbound", "tls_policy"]
+
+
+def test_cli_refuses_a_file_as_directory_in_one_line(
+    database: TestDatabase, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    target = tmp_path / "a-file"
+    target.write_text("keep me")
+    code = run_cli(["export", "postfix", "--out", str(target)], database, monkeypatch)
     assert code == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        f"tlsbot: --out {str(tmp_path / 'nope')!r} is not a directory"
+        f"tlsbot: --out {str(target)!r} cannot be used as a directory: it is a file"
     ]
+    assert target.read_text() == "keep me"
 
 
 def test_cli_refuses_a_database_without_schema_in_one_line(

@@ -91,8 +91,10 @@ def test_bad_database_url_is_one_clear_error(url: str) -> None:
         make_engine(url)
 
 
-def test_plain_postgresql_url_gets_the_psycopg_driver() -> None:
-    engine = make_engine("postgresql://u@127.0.0.1:1/db")
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_plain_postgresql_url_gets_the_psycopg_driver(scheme: str) -> None:
+    engine = make_engine(f"{scheme}://u@127.0.0.1:1/db")
+    assert engine.dialect.name == "postgresql"
     assert engine.dialect.driver == "psycopg"
     engine.dispose()
 
