@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         reason = "it is a file" if isinstance(exc, FileExistsError) else exc.strerror
-        print(f"tlsbot: --out {str(out)!r} cannot be used as a directory: {reason}", file=sys.stderr)
+        message = f"tlsbot: --out {str(out)!r} cannot be used as a directory: {reason}"
+        print(message, file=sys.stderr)
         return 2
     settings = Settings.from_env()
     engine = None
