@@ -36,7 +36,7 @@ from bot.slack.views.model import RequestCard
 
 log = logging.getLogger("bot.schedule")
 
-STOP_GRACE = 30.0  # seconds a sweep in flight may take to finish on shutdown
+STOP_GRACE = 10.0  # seconds a sweep in flight may take to finish on shutdown (then cancelled)
 
 
 @dataclass

@@ -27,10 +27,11 @@ from bot.policy.monitor.sink import LogSink
 from bot.policy.requests import Rules, propose_add_route
 from bot.policy.types import Actor, PolicyMode, RequestState
 from bot.probe.model import Verdict
+from bot.slack import schedule as schedule_module
 from bot.slack.app import build_client
 from bot.slack.ids import Action
 from bot.slack.monitor.sink import SlackAlertSink, alert_sink
-from bot.slack.schedule import expire_requests
+from bot.slack.schedule import Schedule, expire_requests
 from bot.slack.store import Store
 from tests.policy.factories import validated
 from tests.slack.conftest import APPROVAL_CHANNEL, APPROVER, REQUESTER, Bot, make_settings
@@ -296,3 +297,18 @@ async def test_serve_checks_a_due_policy_and_stops_the_monitor(
     names = {t.get_name() for t in asyncio.all_tasks()}
     assert "tlsbot monitor" not in names
     assert "tlsbot request expiry" not in names
+
+
+@pytest.mark.timeout(10)
+async def test_stopping_cancels_a_sweep_that_outlasts_the_grace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(schedule_module, "STOP_GRACE", 0.1)
+    never = asyncio.Event()
+    schedule = Schedule()
+    schedule.tasks.append(asyncio.create_task(never.wait()))
+    schedule.tasks.append(asyncio.create_task(schedule.stop_event.wait()))
+    await schedule.stop()
+    assert schedule.stop_event.is_set()
+    assert schedule.tasks[0].cancelled()
+    assert not schedule.tasks[1].cancelled()
