@@ -5,7 +5,9 @@ loop, sharing its engine, prober and Web API client:
 
 - the monitor (:func:`bot.policy.monitor.runner.run_monitor`), posting alerts to
   TLSBOT_ALERT_CHANNEL (default: the approval channel), or to the log when
-  neither channel is set;
+  neither channel is set; a change request the monitor opens itself (*Ready to
+  enforce*) is posted to the approval channel with Approve / Reject when its
+  alert is delivered (:class:`ProposalPostingSink`);
 - every ``poll`` seconds, pending change requests older than
   TLSBOT_REQUEST_TTL_HOURS are expired (:func:`bot.policy.approvals.expire_due`)
   and each requester is told by direct message. The approval message itself is
@@ -27,8 +29,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
 from bot.policy.approvals import expire_due
+from bot.policy.monitor.alerts import Alert
 from bot.policy.monitor.runner import DEFAULT_POLL_SECONDS, run_monitor
-from bot.slack.approval import show_decision
+from bot.policy.monitor.sink import AlertSink
+from bot.slack.approval import post_request, show_decision
 from bot.slack.cards import request_card
 from bot.slack.monitor.sink import alert_sink
 from bot.slack.services import Services
@@ -55,6 +59,32 @@ class Schedule:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
+class ProposalPostingSink:
+    """Delivers alerts through ``inner``; then posts the change request an alert carries.
+
+    The request is posted only after the alert was delivered (so a retried
+    delivery does not post it twice); a failure to post is logged, never
+    turned into a failed delivery, which would post the alert again.
+    """
+
+    def __init__(self, inner: AlertSink, services: Services, client: AsyncWebClient) -> None:
+        self.inner = inner
+        self.services = services
+        self.client = client
+
+    async def send(self, alert: Alert) -> str | None:
+        ref = await self.inner.send(alert)
+        if alert.change_request_id:
+            try:
+                await post_request(self.services, self.client, int(alert.change_request_id))
+            except Exception:
+                log.exception("could not post change request #%s", alert.change_request_id)
+        return ref
+
+    async def resolve(self, alert: Alert) -> None:
+        await self.inner.resolve(alert)
+
+
 def start_schedule(
     services: Services, client: AsyncWebClient, *, poll: float = DEFAULT_POLL_SECONDS
 ) -> Schedule:
@@ -62,7 +92,7 @@ def start_schedule(
     schedule = Schedule()
     monitor = run_monitor(
         services.settings,
-        sink=alert_sink(client, services.settings),
+        sink=ProposalPostingSink(alert_sink(client, services.settings), services, client),
         stop_event=schedule.stop_event,
         engine=services.store.engine,
         prober=services.prober,

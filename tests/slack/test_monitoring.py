@@ -19,19 +19,20 @@ from sqlmodel import Session, col, select
 
 from bot.commands import serve
 from bot.policy.models import ChangeRequest, DomainPolicy
-from bot.policy.monitor.alerts import ActionId
+from bot.policy.monitor.actions import request_change
+from bot.policy.monitor.alerts import ActionId, Alert, Condition, Severity, SubjectKind
 from bot.policy.monitor.clock import utc_now
 from bot.policy.monitor.models import MonitorItem
 from bot.policy.monitor.runner import run_once
-from bot.policy.monitor.sink import LogSink
+from bot.policy.monitor.sink import LogSink, RecordingSink
 from bot.policy.requests import Rules, propose_add_route
-from bot.policy.types import Actor, PolicyMode, RequestState
+from bot.policy.types import SYSTEM, Actor, PolicyMode, RequestState
 from bot.probe.model import Verdict
 from bot.slack import schedule as schedule_module
 from bot.slack.app import build_client
 from bot.slack.ids import Action
 from bot.slack.monitor.sink import SlackAlertSink, alert_sink
-from bot.slack.schedule import Schedule, expire_requests
+from bot.slack.schedule import ProposalPostingSink, Schedule, expire_requests
 from bot.slack.store import Store
 from tests.policy.factories import validated
 from tests.slack.conftest import APPROVAL_CHANNEL, APPROVER, REQUESTER, Bot, make_settings
@@ -312,3 +313,44 @@ async def test_stopping_cancels_a_sweep_that_outlasts_the_grace(
     assert schedule.stop_event.is_set()
     assert schedule.tasks[0].cancelled()
     assert not schedule.tasks[1].cancelled()
+
+
+async def test_a_request_the_monitor_opened_is_posted_for_approval_with_its_alert(
+    bot: Bot,
+) -> None:
+    def observed(session: Session) -> tuple[int, int]:
+        policy = DomainPolicy(
+            domain="partner.test", level="strict", mx_hosts=["mx.partner.test"], mode="observe"
+        )
+        session.add(policy)
+        session.flush()
+        assert policy.id is not None
+        request = request_change(
+            session=session,
+            action=ActionId.ENFORCE,
+            policy_id=policy.id,
+            requester=SYSTEM,
+            settings=bot.services.settings,
+        )
+        assert request.id is not None
+        return policy.id, request.id
+
+    policy_id, request_id = bot.services.store.run_sync(observed)
+    inner = RecordingSink()
+    sink = ProposalPostingSink(inner, bot.services, build_client(bot.services.settings))
+    alert = Alert(
+        subject=SubjectKind.POLICY,
+        subject_id=str(policy_id),
+        subject_name="partner.test",
+        condition=Condition.OBSERVE_READY,
+        fingerprint="ready",
+        severity=Severity.INFO,
+        summary="partner.test validated cleanly in observe mode.",
+        mail_impact="nothing until the policy is enforced.",
+        actions=(ActionId.RECHECK,),
+        change_request_id=str(request_id),
+    )
+    assert await sink.send(alert) == "ref-1"
+    assert inner.sent == [alert]
+    message = await approval_message(bot.api, request_id)
+    assert button_values(message, Action.APPROVE) == [str(request_id)]
