@@ -16,8 +16,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.config import ConfigError, Settings
 from bot.policy.db import open_checked
 from bot.policy.errors import PolicyError
+from bot.policy.monitor.runner import DEFAULT_POLL_SECONDS
 from bot.probe.prober import Prober
 from bot.slack.app import build_app
+from bot.slack.schedule import Schedule, start_schedule
 from bot.slack.services import Services
 from bot.slack.store import Store
 
@@ -84,12 +86,23 @@ async def serve(
     host: str = "0.0.0.0",  # noqa: S104
     stop: asyncio.Event | None = None,
     started: asyncio.Event | None = None,
+    monitor: bool = True,
+    poll: float = DEFAULT_POLL_SECONDS,
 ) -> None:
-    """Serve until SIGINT/SIGTERM (or until ``stop`` is set, for tests)."""
+    """Serve until SIGINT/SIGTERM (or until ``stop`` is set, for tests).
+
+    With ``monitor`` (the default) the re-validation schedule and the expiry of
+    overdue change requests run in the same process (:mod:`bot.slack.schedule`),
+    waking at least every ``poll`` seconds.
+    """
     async with aiohttp.ClientSession() as http:
         services = Services.for_settings(settings, store=store, prober=Prober(settings.probe))
         app = build_app(settings, services=services, http=http)
-        await _run(settings, app, services, host=host, stop=stop, started=started)
+        schedule = start_schedule(services, app.client, poll=poll) if monitor else Schedule()
+        try:
+            await _run(settings, app, services, host=host, stop=stop, started=started)
+        finally:
+            await schedule.stop()
 
 
 async def _run(

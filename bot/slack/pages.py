@@ -10,6 +10,7 @@ from sqlmodel import Session, col, func, select
 from bot.policy import audit
 from bot.policy.batch import LineStatus
 from bot.policy.models import AuditEvent, ChangeRequest, DomainPolicy, Draft, Validation
+from bot.policy.monitor.history import at_risk_first
 from bot.policy.queries import count_policies, list_policies, list_routes
 from bot.policy.types import RecordStatus, RequestKind, RequestState
 from bot.probe.model import Verdict
@@ -210,6 +211,9 @@ def domains_page(
     )
 
 
+HOME_WATCHED = 20  # monitored items listed on the App Home, at risk first
+
+
 def home_data(session: Session) -> HomeData:
     levels: Counter[str] = Counter()
     query = (
@@ -250,6 +254,7 @@ def home_data(session: Session) -> HomeData:
         pending=pending_items(session),
         failed=tuple(failed),
         audit=recent,
+        watched=tuple(at_risk_first(session=session, limit=HOME_WATCHED)),
     )
 
 

@@ -13,6 +13,15 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.policy.monitor.alerts import Condition, Severity, SubjectKind
+from bot.policy.monitor.history import (
+    CertificateRow,
+    CheckRow,
+    DomainStatus,
+    LevelChange,
+    OpenAlert,
+    RiskRow,
+)
 from bot.probe.model import Code, HostResult, Reason, TargetKind, TargetResult, Verdict
 from bot.slack.views.approval import reject_view, request_message
 from bot.slack.views.domains import (
@@ -40,7 +49,12 @@ from bot.slack.views.model import (
     RowState,
     Summary,
 )
-from bot.slack.views.reports import audit_message, routes_message, status_message
+from bot.slack.views.reports import (
+    audit_message,
+    domain_status_message,
+    routes_message,
+    status_message,
+)
 from bot.slack.views.results import check_message
 from bot.slack.views.routes import route_add_view, route_validate_view, routes_view
 
@@ -136,6 +150,7 @@ VIEWS = {
             pending=tuple(PendingItem(i, LONG) for i in range(100)),
             failed=tuple((DOMAIN, LONG) for _ in range(200)),
             audit=tuple(AuditLine(NOW, "U1", "policy.add", LONG) for _ in range(200)),
+            watched=tuple(risk_row(i) for i in range(100)),
         )
     ),
 }
@@ -215,7 +230,46 @@ MESSAGES = {
             failed=tuple((DOMAIN, LONG) for _ in range(500)),
         )
     ),
+    "status-domain-longest-history": lambda: domain_status_message(
+        DomainRow("p1", DOMAIN, RowState.POLICY, Verdict.RELAXED, "strict", LONG, LONG),
+        DOMAIN,
+        longest_history(),
+    ),
 }
+
+
+def risk_row(n: int) -> RiskRow:
+    return RiskRow(
+        kind=SubjectKind.POLICY,
+        subject_id=n,
+        name=DOMAIN,
+        severity=Severity.CRITICAL,
+        alerts=tuple(c.value for c in Condition),
+        last_verdict=Verdict.UNSUPPORTED,
+        last_checked_at=NOW,
+        next_check_at=NOW,
+    )
+
+
+def longest_history() -> DomainStatus:
+    return DomainStatus(
+        domain=DOMAIN,
+        policy_id=1,
+        level="relaxed",
+        mode="observe",
+        relaxed_until=NOW,
+        mx_hosts=(DOMAIN,) * 50,
+        last_checked_at=NOW,
+        next_check_at=NOW,
+        checks=tuple(
+            CheckRow(NOW, Verdict.UNSUPPORTED, i, LONG, (DOMAIN,), LONG) for i in range(100)
+        ),
+        level_changes=tuple(
+            LevelChange(NOW, Verdict.STRICT, Verdict.RELAXED, i) for i in range(100)
+        ),
+        certificates=tuple(CertificateRow(DOMAIN, LONG, LONG, NOW, -3) for _ in range(50)),
+        open_alerts=tuple(OpenAlert(str(i), LONG, Severity.WARNING, LONG, NOW) for i in range(20)),
+    )
 
 
 @pytest.mark.parametrize("build", MESSAGES.values(), ids=MESSAGES.keys())

@@ -9,6 +9,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
+from bot.policy.monitor.clock import utc_now
+from bot.policy.monitor.history import domain_status
 from bot.policy.queries import find_policy
 from bot.policy.requests import Rules, propose_remove_domains
 from bot.probe.model import TargetResult
@@ -166,10 +168,15 @@ async def on_status(req: Request) -> None:
         await req.ack(text=f":no_entry: {exc}")
         return
 
+    relaxed_days = req.services.settings.relaxed_days
+
     def build(session: Session) -> dict[str, Any]:
+        history = domain_status(
+            session=session, domain=domain, now=utc_now(), relaxed_days=relaxed_days
+        )
         policy = find_policy(session=session, domain=domain)
         if policy is None:
-            return domain_status_message(None, domain)
+            return domain_status_message(None, domain, history)
         latest = latest_validation(session, domain)
         validation_id = latest.id if latest is not None else policy.validation_id
         reason, detail = reason_of(session, validation_id)
@@ -182,7 +189,7 @@ async def on_status(req: Request) -> None:
             reason=reason,
             detail=detail,
         )
-        return domain_status_message(row, domain)
+        return domain_status_message(row, domain, history)
 
     await _answer(req, build)
 

@@ -7,13 +7,17 @@ stored with the alert by the monitor) and also shown in the channel.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import ConfigError, Settings
 from bot.policy.monitor.alerts import Alert
+from bot.policy.monitor.sink import AlertSink, LogSink
 from bot.slack.monitor.blocks import alert_message, recovery_message
+
+log = logging.getLogger("tlsbot.monitor")
 
 
 class SlackAlertSink:
@@ -46,3 +50,16 @@ class SlackAlertSink:
             )
         else:
             await self.client.chat_postMessage(channel=self.channel, **message)
+
+
+def alert_sink(client: AsyncWebClient, settings: Settings, *, quiet: bool = False) -> AlertSink:
+    """Where ``serve`` sends alerts: the alert channel, else (one log line) the log."""
+    channel = settings.alerts_to
+    if channel is not None:
+        return SlackAlertSink(client, channel)
+    if not quiet:
+        log.warning(
+            "neither TLSBOT_ALERT_CHANNEL nor TLSBOT_APPROVAL_CHANNEL is set: "
+            "monitoring alerts go to the log only"
+        )
+    return LogSink()

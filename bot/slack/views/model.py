@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.policy.monitor.history import RiskRow
 from bot.probe.model import Verdict
 
 
@@ -134,3 +135,4 @@ class HomeData:
     pending: tuple[PendingItem, ...] = ()
     failed: tuple[tuple[str, str], ...] = ()  # (domain, reason)
     audit: tuple[AuditLine, ...] = ()
+    watched: tuple[RiskRow, ...] = ()  # monitored policies and routes, at risk first

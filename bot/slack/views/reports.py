@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.policy.monitor.history import DomainStatus
 from bot.slack.ids import Block, Field, View
 from bot.slack.views.approval import when
 from bot.slack.views.kit import (
@@ -36,14 +37,61 @@ def status_message(data: HomeData) -> dict[str, Any]:
     return _message(head, lines)
 
 
-def domain_status_message(row: DomainRow | None, domain: str) -> dict[str, Any]:
+def domain_status_message(
+    row: DomainRow | None, domain: str, history: DomainStatus | None = None
+) -> dict[str, Any]:
     if row is None:
-        return _message(f"*{escape(domain)}* has no TLS policy.", [])
+        lines = history_lines(history) if history is not None else []
+        return _message(f"*{escape(domain)}* has no TLS policy.", lines)
     head = f"*{escape(domain)}*: policy {row.level or '?'}"
     if row.verdict is not None:
         head += f"; last validation {mark(row.verdict)} {row.verdict.label}"
     lines = [escape(row.detail)] if row.detail else []
+    if history is not None:
+        lines += history_lines(history)
     return _message(head, lines)
+
+
+def history_lines(status: DomainStatus) -> list[str]:
+    """The monitor's view of a domain: schedule, open alerts, certificates, changes, checks."""
+    lines = []
+    watch = []
+    if status.mode:
+        watch.append(f"mode {status.mode}")
+    if status.relaxed_until is not None and status.level == "relaxed":
+        watch.append(f"relaxed until {when(status.relaxed_until)}")
+    if status.last_checked_at is not None:
+        watch.append(f"last checked {when(status.last_checked_at)}")
+    if status.next_check_at is not None:
+        watch.append(f"next check {when(status.next_check_at)}")
+    if watch:
+        lines.append("*Monitoring:* " + ", ".join(watch))
+    lines.append("*Open alerts:*" + ("" if status.open_alerts else " none"))
+    lines += [
+        f"• `{escape(a.condition)}` ({a.severity.value}) {escape(a.summary)} — {when(a.raised_at)}"
+        for a in status.open_alerts
+    ]
+    if status.certificates:
+        lines.append("*Certificate expiry:*")
+        lines += [
+            f"• {escape(c.host)}: {when(c.not_after)} ({c.days_left} days), "
+            f"issuer {escape(c.issuer)}"
+            for c in status.certificates
+        ]
+    if status.level_changes:
+        lines.append("*Level changes:*")
+        lines += [
+            f"• {when(c.at)} {c.before.label} → {mark(c.after)} {c.after.label}"
+            for c in status.level_changes
+        ]
+    lines.append("*Last checks:*" + ("" if status.checks else " none yet"))
+    for check in status.checks:
+        line = f"• {when(check.at)} {mark(check.verdict)} {check.verdict.label}"
+        line += f" by {escape(check.checked_by)}"
+        if check.reason:
+            line += f" — {escape(check.reason)}"
+        lines.append(line)
+    return lines
 
 
 def routes_message(routes: tuple[RouteRow, ...]) -> dict[str, Any]:

@@ -1,0 +1,136 @@
+"""What ``tlsbot serve`` runs beside the listeners: the monitor, and expiring old requests.
+
+:func:`start_schedule` starts two background tasks on the serve process's event
+loop, sharing its engine, prober and Web API client:
+
+- the monitor (:func:`bot.policy.monitor.runner.run_monitor`), posting alerts to
+  TLSBOT_ALERT_CHANNEL (default: the approval channel), or to the log when
+  neither channel is set; a change request the monitor opens itself (*Ready to
+  enforce*) is posted to the approval channel with Approve / Reject when its
+  alert is delivered (:class:`ProposalPostingSink`);
+- every ``poll`` seconds, pending change requests older than
+  TLSBOT_REQUEST_TTL_HOURS are expired (:func:`bot.policy.approvals.expire_due`)
+  and each requester is told by direct message. The approval message itself is
+  left as it is (its ts is not stored); clicking Approve on it answers that the
+  request has expired.
+
+:meth:`Schedule.stop` sets the stop event and waits for both tasks to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from functools import partial
+
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel import Session
+
+from bot.policy.approvals import expire_due
+from bot.policy.monitor.alerts import Alert
+from bot.policy.monitor.runner import DEFAULT_POLL_SECONDS, run_monitor
+from bot.policy.monitor.sink import AlertSink
+from bot.slack.approval import post_request, show_decision
+from bot.slack.cards import request_card
+from bot.slack.monitor.sink import alert_sink
+from bot.slack.services import Services
+from bot.slack.views.model import RequestCard
+
+log = logging.getLogger("bot.schedule")
+
+STOP_GRACE = 10.0  # seconds a sweep in flight may take to finish on shutdown (then cancelled)
+
+
+@dataclass
+class Schedule:
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        """Ask both loops to stop; cancel what is still running after STOP_GRACE seconds."""
+        self.stop_event.set()
+        if not self.tasks:
+            return
+        _, pending = await asyncio.wait(self.tasks, timeout=STOP_GRACE)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+class ProposalPostingSink:
+    """Delivers alerts through ``inner``; then posts the change request an alert carries.
+
+    The request is posted only after the alert was delivered (so a retried
+    delivery does not post it twice); a failure to post is logged, never
+    turned into a failed delivery, which would post the alert again.
+    """
+
+    def __init__(self, inner: AlertSink, services: Services, client: AsyncWebClient) -> None:
+        self.inner = inner
+        self.services = services
+        self.client = client
+
+    async def send(self, alert: Alert) -> str | None:
+        ref = await self.inner.send(alert)
+        if alert.change_request_id:
+            try:
+                await post_request(self.services, self.client, int(alert.change_request_id))
+            except Exception:
+                log.exception("could not post change request #%s", alert.change_request_id)
+        return ref
+
+    async def resolve(self, alert: Alert) -> None:
+        await self.inner.resolve(alert)
+
+
+def start_schedule(
+    services: Services, client: AsyncWebClient, *, poll: float = DEFAULT_POLL_SECONDS
+) -> Schedule:
+    """Start the monitor and the request expiry; stop both with ``Schedule.stop()``."""
+    schedule = Schedule()
+    monitor = run_monitor(
+        services.settings,
+        sink=ProposalPostingSink(alert_sink(client, services.settings), services, client),
+        stop_event=schedule.stop_event,
+        engine=services.store.engine,
+        prober=services.prober,
+        poll=poll,
+    )
+    schedule.tasks.append(asyncio.create_task(monitor, name="tlsbot monitor"))
+    expiry = run_expiry(services, client, schedule.stop_event, poll=poll)
+    schedule.tasks.append(asyncio.create_task(expiry, name="tlsbot request expiry"))
+    return schedule
+
+
+async def run_expiry(
+    services: Services, client: AsyncWebClient, stop: asyncio.Event, *, poll: float
+) -> None:
+    """Expire overdue change requests every ``poll`` seconds until ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            await expire_requests(services, client)
+        except Exception:
+            log.exception("expiring change requests failed; retrying in %.0f s", poll)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=poll)
+
+
+async def expire_requests(services: Services, client: AsyncWebClient) -> int:
+    """Expire what is overdue now; tell each requester. Returns how many expired."""
+    decisions = await services.store.run(lambda s: expire_due(session=s))
+    for decision in decisions:
+        request_id = decision.request.id
+        assert request_id is not None
+        log.info("change request #%d expired", request_id)
+        card = await services.store.run(partial(_card, request_id=request_id))
+        try:
+            await show_decision(client, decision, card, channel=None, ts=None)
+        except Exception:
+            log.exception("could not tell the requester that #%d expired", request_id)
+    return len(decisions)
+
+
+def _card(session: Session, *, request_id: int) -> RequestCard:
+    return request_card(session, request_id)
