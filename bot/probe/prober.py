@@ -76,8 +76,11 @@ class Prober:
     async def probe_email(self, address: str) -> TargetResult:
         return await _Batch(self).email(address)
 
-    async def probe_route(self, host: str, port: int | None = None) -> TargetResult:
-        return await _Batch(self).route(host, port)
+    async def probe_route(
+        self, host: str, port: int | None = None, *, email: str | None = None
+    ) -> TargetResult:
+        """An inbound route; with ``email``, also whether it accepts that recipient."""
+        return await _Batch(self).route(host, port, email=email)
 
     async def probe_many(
         self, targets: Sequence[Target | str], on_progress: Progress | None = None
@@ -176,15 +179,20 @@ class _Batch:
             elapsed_ms=_ms(started),
         )
 
-    async def route(self, text: str, port: int | None) -> TargetResult:
+    async def route(self, text: str, port: int | None, *, email: str | None = None) -> TargetResult:
         started = time.monotonic()
         try:
             host, parsed_port = parse_route(text, self.settings.smtp_port)
         except InvalidName as exc:
             return _refused(text, TargetKind.ROUTE, Reason(Code.INVALID_DOMAIN, str(exc)))
         port = port if port is not None else parsed_port
+        if email is not None:
+            try:
+                email, _ = parse_email(email)
+            except InvalidName as exc:
+                return _refused(text, TargetKind.ROUTE, Reason(Code.INVALID_ADDRESS, str(exc)))
         hosts = await self._host(
-            host, port, self.settings.route_allow_networks, ROUTE_ALLOW_VARIABLE, None
+            host, port, self.settings.route_allow_networks, ROUTE_ALLOW_VARIABLE, email
         )
         return TargetResult(
             target=text,

@@ -188,3 +188,27 @@ async def test_tarpit_host_does_not_slow_the_others(pki: Pki, trust: TrustStore)
     assert results[1].hosts[0].reasons[0].code is Code.TIMEOUT
     assert results[0].elapsed_ms < 900
     assert elapsed < 1.6
+
+
+async def test_route_with_an_email_reports_whether_the_recipient_is_accepted(
+    net: Net, trust: TrustStore
+) -> None:
+    # Given a route validated with one of our own addresses, the probe asks RCPT TO inside TLS
+    prober = Prober(net.settings(route_allow_networks=LOOPBACK), trust=trust)
+    server = net.servers["127.0.3.1"]
+    accepted = await prober.probe_route("mx1.one.test", net.port, email="postmaster@corp.test")
+    assert accepted.verdict is Verdict.STRICT
+    assert accepted.hosts[0].recipient_accepted is True
+    assert any(c.startswith("RCPT TO:<postmaster@corp.test>") for c in server.commands)
+    assert not any(c.startswith("DATA") for c in server.commands)
+    # When the route refuses the recipient, that is reported, and the verdict stays the TLS one
+    server.accept_rcpt = False
+    rejected = await prober.probe_route("mx1.one.test", net.port, email="postmaster@corp.test")
+    assert rejected.verdict is Verdict.STRICT
+    assert rejected.hosts[0].recipient_accepted is False
+    assert Code.RECIPIENT_REJECTED in [r.code for r in rejected.hosts[0].reasons]
+    # A malformed address is refused before anything is probed
+    before = server.connections
+    bad = await prober.probe_route("mx1.one.test", net.port, email="not an address")
+    assert bad.reasons[0].code is Code.INVALID_ADDRESS
+    assert server.connections == before

@@ -15,6 +15,7 @@ class TableProber:
         self.verdicts: dict[str, Verdict] = {}
         self.delay = delay
         self.calls: list[str] = []
+        self.route_emails: list[str | None] = []
 
     def _result(self, target: str, kind: TargetKind, domain: str) -> TargetResult:
         verdict = self.verdicts.get(domain, Verdict.STRICT)
@@ -53,6 +54,9 @@ class TableProber:
         await self._wait(address)
         return self._result(address, TargetKind.EMAIL, address.rpartition("@")[2])
 
-    async def probe_route(self, host: str, port: int | None = None) -> TargetResult:
+    async def probe_route(
+        self, host: str, port: int | None = None, *, email: str | None = None
+    ) -> TargetResult:
+        self.route_emails.append(email)
         await self._wait(host)
         return self._result(f"{host}:{port or 25}", TargetKind.ROUTE, host)

@@ -76,6 +76,10 @@ async def test_from_setup_to_an_approved_policy(real_bot: Bot, world: Net) -> No
     view = await api.wait_view(view_id, has(callback=View.ROUTE_VALIDATE))
     await slack.submit(view, {Block.EMAIL: {Field.EMAIL: "postmaster@corp.test"}})
     view = await api.wait_view(view_id, has("Strict - Trusted Enforced", callback=View.ROUTES))
+    # the address given was asked for inside TLS (RCPT TO), and nothing was sent
+    route_commands = world.servers["mx1.corp.test"].commands
+    assert any(c.startswith("RCPT TO:<postmaster@corp.test>") for c in route_commands)
+    assert not any(c.startswith("DATA") for c in route_commands)
     await slack.click_in_view(view, Action.ROUTES_NEXT)
     view = await api.wait_view(view_id, has("External domains", callback=View.DOMAINS))
 

@@ -144,7 +144,7 @@ async def on_validate_submit(
     context: AsyncBoltContext,
 ) -> None:
     try:
-        parse_email(field_value(view, Block.EMAIL, Field.EMAIL))
+        email, _ = parse_email(field_value(view, Block.EMAIL, Field.EMAIL))
     except InvalidName as exc:
         await ack(response_action="errors", errors={Block.EMAIL.value: f"{exc}"[:150]})
         return
@@ -155,7 +155,9 @@ async def on_validate_submit(
         routes = await services.store.run(
             lambda s: [(r.host, r.port) for r in list_routes(session=s)]
         )
-        results = await asyncio.gather(*(services.prober.probe_route(h, p) for h, p in routes))
+        results = await asyncio.gather(
+            *(services.prober.probe_route(h, p, email=email) for h, p in routes)
+        )
 
         def record(session: Session, found: list[TargetResult]) -> None:
             for result in found:
