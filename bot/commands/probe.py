@@ -14,6 +14,7 @@ import asyncio
 import json
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TextIO
 
 from bot.config import Settings
@@ -210,9 +211,15 @@ def _print_host(host: HostResult, stream: TextIO) -> None:
         line += f" {host.tls_version} {host.cipher}"
     cert = host.certificate
     if cert is not None:
-        line += f", certificate expires {cert.not_after:%Y-%m-%d} ({cert.days_to_expiry} days)"
+        line += ", certificate " + _expiry(cert.not_after, cert.days_to_expiry)
     print(line, file=stream)
     for reason in host.reasons:
         print(f"      {reason.code.value}: {reason.message}", file=stream)
     if host.recipient_accepted is True:
         print("      the recipient address was accepted (RCPT TO inside TLS)", file=stream)
+
+
+def _expiry(not_after: datetime, days: int) -> str:
+    if days < 0:
+        return f"expired {not_after:%Y-%m-%d} ({-days} days ago)"
+    return f"expires {not_after:%Y-%m-%d} ({days} days)"

@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -294,9 +295,11 @@ def test_routes_use_their_own_allow_list(world: World) -> None:
 
 
 def test_readable_output_ticks_and_crosses(world: World) -> None:
-    code, out, _ = run_cli(world, ["probe", "strict.test", "nostarttls.test"])
+    code, out, _ = run_cli(world, ["probe", "strict.test", "nostarttls.test", "expired.test"])
     assert code == 1
     assert "✓ strict.test: Strict - Trusted Enforced [strict]" in out
+    assert re.search(r"certificate expires \d{4}-\d\d-\d\d \(\d+ days\)", out)
+    assert re.search(r"certificate expired \d{4}-\d\d-\d\d \(\d+ days ago\)", out)
     assert "✗ nostarttls.test: TLS Not Supported [unsupported]" in out
     assert "starttls-not-supported: the server does not offer STARTTLS" in out
     assert "  ✓ mx.strict.test 127.0.1.2" in out
