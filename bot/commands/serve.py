@@ -50,6 +50,17 @@ def check_settings(settings: Settings) -> None:
             "SLACK_SIGNING_SECRET is not set (needed in HTTP mode; "
             "set SLACK_APP_TOKEN instead for Socket Mode)"
         )
+    # Every change is a change request an approver confirms: without these none ever could be.
+    if settings.approval_channel is None:
+        raise ConfigError(
+            "TLSBOT_APPROVAL_CHANNEL is not set (the channel ID, C…, where change requests "
+            "are posted for approval)"
+        )
+    if not settings.approvers:
+        raise ConfigError(
+            "TLSBOT_APPROVERS is not set (Slack user IDs U… and/or user-group IDs S… "
+            "who may approve changes)"
+        )
 
 
 def open_store(settings: Settings) -> Store:

@@ -47,10 +47,25 @@ def build_app(
         signing_secret=secret.get_secret_value() if secret else "",
         # Socket Mode has no signature to check; HTTP always does.
         request_verification_enabled=settings.slack_app_token is None,
-        logger=logging.getLogger("bot.slack.bolt"),
+        logger=_bolt_logger(),
         name="tlsbot",
     )
     middleware.install(app, services)
     errors.register(app)
     listeners.register(app)
     return app
+
+
+class _NoTokenSkippedWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that the client we built (with that
+    same token and our base URL and retry handlers) takes priority: true, and noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("bot.slack.bolt")
+    if not any(isinstance(f, _NoTokenSkippedWarning) for f in logger.filters):
+        logger.addFilter(_NoTokenSkippedWarning())
+    return logger

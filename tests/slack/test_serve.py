@@ -36,6 +36,20 @@ pytestmark = pytest.mark.timeout(30)
             "SLACK_APP_TOKEN",
             id="socket-mode-bad-app-token",
         ),
+        pytest.param(
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"},
+            "TLSBOT_APPROVAL_CHANNEL",
+            id="no-approval-channel",
+        ),
+        pytest.param(
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_SIGNING_SECRET": "s",
+                "TLSBOT_APPROVAL_CHANNEL": "C0APPROVE",
+            },
+            "TLSBOT_APPROVERS",
+            id="no-approvers",
+        ),
     ],
 )
 def test_serve_refuses_to_start_naming_the_missing_setting(
@@ -63,6 +77,8 @@ def test_serve_refuses_a_database_without_the_schema(
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "s")
+    monkeypatch.setenv("TLSBOT_APPROVAL_CHANNEL", "C0APPROVE")
+    monkeypatch.setenv("TLSBOT_APPROVERS", "U0APPROVER")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/empty.db")
     with pytest.raises(ConfigError, match="tlsbot db upgrade") as info:
         serve.run(argparse.Namespace(host="127.0.0.1"))
