@@ -167,6 +167,8 @@ class ChangeRequest(ChangeRequestBase, table=True):
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     decided_by_id: str | None = Field(default=None, max_length=64)
     decided_by_name: str | None = Field(default=None, max_length=200)
+    # where the request was announced for approval, e.g. {"channel": "C…", "ts": "…"}
+    announcement: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
     @property
     def items(self) -> list[dict[str, Any]]:

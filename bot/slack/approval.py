@@ -3,7 +3,9 @@
 The decision itself is the store's (one conditional update: a double click or a
 duplicate delivery finds the request no longer pending and changes nothing);
 this module resolves the approver through Slack, updates the channel message,
-and tells the requester by direct message.
+and tells the requester by direct message. Where each request was posted
+(channel and ts) is recorded with it (:mod:`bot.policy.announcements`), so a
+request closed without a click (expired) updates its message too.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
+from bot.policy.announcements import announcement_of, record_announcement
 from bot.policy.approvals import Decision, Outcome, approve, reject
 from bot.policy.types import Actor
 from bot.slack.cards import request_card
@@ -34,7 +37,37 @@ async def post_request(services: Services, client: AsyncWebClient, request_id: i
             f"Change request #{request_id} was saved, but TLSBOT_APPROVAL_CHANNEL is not set, "
             "so no approver has been asked."
         )
-    await client.chat_postMessage(channel=channel, **request_message(card))
+    response = await client.chat_postMessage(channel=channel, **request_message(card))
+    where = _location(response.get("channel") or channel, response.get("ts"))
+    if where is None:
+        return
+
+    def record(session: Session) -> RequestCard | None:
+        if record_announcement(session=session, request_id=request_id, announcement=where):
+            return None
+        return request_card(session, request_id)  # decided meanwhile: show it now
+
+    decided = await services.store.run(record)
+    if decided is not None:
+        await client.chat_update(
+            channel=where["channel"], ts=where["ts"], **request_message(decided)
+        )
+
+
+def _location(channel: object, ts: object) -> dict[str, str] | None:
+    return {"channel": str(channel), "ts": str(ts)} if channel and ts else None
+
+
+async def announced_card(
+    services: Services, request_id: int
+) -> tuple[RequestCard, dict[str, str] | None]:
+    """The request's card, and where it was announced (channel and ts), if recorded."""
+
+    def run(session: Session) -> tuple[RequestCard, dict[str, str] | None]:
+        where = announcement_of(session=session, request_id=request_id) or {}
+        return request_card(session, request_id), _location(where.get("channel"), where.get("ts"))
+
+    return await services.store.run(run)
 
 
 async def decide(

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from bot.policy.models import ChangeRequest, Validation
 from bot.policy.probe_bridge import ok_verdict, verdict_label
 from bot.policy.queries import approvals_of, get_request
-from bot.policy.types import RequestKind
+from bot.policy.types import SYSTEM, RequestKind
 from bot.probe.model import Verdict
 from bot.slack.views.model import RequestCard
 
@@ -127,7 +127,7 @@ def request_card(session: Session, request_id: int) -> RequestCard:
             a.approver_id for a in approvals_of(session=session, request_id=request_id)
         ),
         required=request.required_approvals,
-        decided_by=request.decided_by_id,
+        decided_by=None if request.decided_by_id == SYSTEM.id else request.decided_by_id,
         decided_at=request.decided_at,
         reason=request.reason,
     )

@@ -10,9 +10,9 @@ loop, sharing its engine, prober and Web API client:
   alert is delivered (:class:`ProposalPostingSink`);
 - every ``poll`` seconds, pending change requests older than
   TLSBOT_REQUEST_TTL_HOURS are expired (:func:`bot.policy.approvals.expire_due`)
-  and each requester is told by direct message. The approval message itself is
-  left as it is (its ts is not stored); clicking Approve on it answers that the
-  request has expired.
+  and each requester is told by direct message. The approval message (where it
+  was posted is stored with the request) is updated to show *Expired* and when,
+  without buttons; a click on a stale copy still answers that it has expired.
 
 :meth:`Schedule.stop` sets the stop event and waits for both tasks to end.
 """
@@ -23,20 +23,16 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from functools import partial
 
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlmodel import Session
 
 from bot.policy.approvals import expire_due
 from bot.policy.monitor.alerts import Alert
 from bot.policy.monitor.runner import DEFAULT_POLL_SECONDS, run_monitor
 from bot.policy.monitor.sink import AlertSink
-from bot.slack.approval import post_request, show_decision
-from bot.slack.cards import request_card
+from bot.slack.approval import announced_card, post_request, show_decision
 from bot.slack.monitor.sink import alert_sink
 from bot.slack.services import Services
-from bot.slack.views.model import RequestCard
 
 log = logging.getLogger("bot.schedule")
 
@@ -124,13 +120,17 @@ async def expire_requests(services: Services, client: AsyncWebClient) -> int:
         request_id = decision.request.id
         assert request_id is not None
         log.info("change request #%d expired", request_id)
-        card = await services.store.run(partial(_card, request_id=request_id))
+        card, where = await announced_card(services, request_id)
+        if where is not None:
+            try:  # the approval message: Expired, and when, without buttons
+                await show_decision(
+                    client, decision, card, channel=where["channel"], ts=where["ts"]
+                )
+                continue
+            except Exception:
+                log.exception("could not update the approval message of #%d", request_id)
         try:
             await show_decision(client, decision, card, channel=None, ts=None)
         except Exception:
             log.exception("could not tell the requester that #%d expired", request_id)
     return len(decisions)
-
-
-def _card(session: Session, *, request_id: int) -> RequestCard:
-    return request_card(session, request_id)

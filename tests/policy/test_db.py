@@ -175,6 +175,35 @@ def test_migrations_match_the_models(engine: Engine) -> None:
     assert diff == []
 
 
+def test_the_migrations_have_exactly_one_head() -> None:
+    """Two branches each adding a migration after the same parent must be merged."""
+    from alembic.script import ScriptDirectory
+
+    from bot.policy.db import alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [head_revision()]
+
+
+def test_upgrading_an_older_store_keeps_its_change_requests(tmp_path) -> None:
+    """a0001 adds ``change_request.announcement``; existing requests keep theirs empty."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'm0001.db'}")
+    upgrade(engine, "m0001")
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO change_request (kind, payload, state, requester_id, requester_name,"
+                " required_approvals, lock, created_at, expires_at)"
+                " VALUES ('add_domains', '{\"items\": []}', 'pending', 'U1', 'Ann', 1, 0,"
+                " '2026-11-29 12:00:00', '2026-12-02 12:00:00')"
+            )
+        )
+    upgrade(engine)
+    with session_scope(engine) as session:
+        request = session.exec(select(ChangeRequest)).one()
+        assert (request.requester_name, request.announcement) == ("Ann", None)
+    engine.dispose()
+
+
 def test_two_upgrades_at_once_both_succeed(database: TestDatabase, tmp_path) -> None:
     """Replicas starting together: one migrates, the other finds it done."""
     if database.is_postgresql:

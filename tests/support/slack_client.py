@@ -144,7 +144,7 @@ class SlackClient:
         payload["channel"] = {"id": channel, "name": "approvals"}
         payload["message"] = {**message, "ts": ts}
         payload["response_url"] = self.api.response_url("msg")
-        payload["actions"] = [_action(action_id, value)]
+        payload["actions"] = [_action(action_id, value, _block_of(message, action_id))]
         return await self.interact(payload)
 
     async def submit(
@@ -204,11 +204,20 @@ class SlackClient:
         )
 
 
-def _action(action_id: str, value: str) -> dict[str, Any]:
+def _block_of(message: dict[str, Any], action_id: str) -> str:
+    """The block_id of the block holding ``action_id`` (as Slack sends it), else ``b``."""
+    for block in message.get("blocks") or ():
+        elements = [*(block.get("elements") or ()), block.get("accessory") or {}]
+        if block.get("block_id") and any(e.get("action_id") == action_id for e in elements):
+            return str(block["block_id"])
+    return "b"
+
+
+def _action(action_id: str, value: str, block_id: str = "b") -> dict[str, Any]:
     return {
         "type": "button",
         "action_id": action_id,
-        "block_id": "b",
+        "block_id": block_id,
         "value": value,
         "text": {"type": "plain_text", "text": action_id},
         "action_ts": f"{time.time():.6f}",

@@ -4,7 +4,8 @@ Each click is acked at once; the work (:func:`bot.policy.monitor.actions.perform
 which does its database work in threads) runs after the ack. The clicker is
 answered privately with the sentence it returns. Relax / Suspend / Upgrade /
 Enforce open a change request, which is posted to the approval channel with
-Approve / Reject like any other. Errors reach the user through the one error path.
+Approve / Reject like any other; the alert message then says who opened which
+request and keeps only *Re-check now*. Errors reach the user through the one error path.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.policy.monitor.actions import perform
 from bot.policy.monitor.alerts import ActionId
 from bot.slack.approval import post_request
-from bot.slack.listeners.util import action_value, later
+from bot.slack.listeners.util import action_value, later, message_location
 from bot.slack.middleware import services_of
+from bot.slack.monitor.opened import show_request_opened
 from bot.slack.monitor.sink import alert_sink
 from bot.slack.replies import actor_of, tell
 
@@ -44,6 +46,14 @@ async def on_alert_button(
         )
         if done.request_id is not None:
             await post_request(services, client, done.request_id)
+            await show_request_opened(
+                services,
+                client,
+                body,
+                where=message_location(body),
+                action=ActionId(action),
+                request_id=done.request_id,
+            )
         await tell(client, body, done.text)
 
     later(services, client, body, work(), f"{action} {value}")
