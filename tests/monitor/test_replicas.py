@@ -65,9 +65,9 @@ def test_two_monitor_processes_check_each_due_item_once(
         records[f"d{i}.test"] = {"MX": f"10 {mx}."}
         records[mx] = {"A": address}
         case = CertCase.SELF_SIGNED if i in BROKEN else CertCase.TRUSTED
-        # a slow server (20 ms a reply), so that the two processes overlap
+        # a slow server (50 ms a reply), so that the two processes overlap
         servers.append(
-            SmtpServer(address, port, cert=monitor_pki.serve(case, mx), name=mx, reply_delay=0.02)
+            SmtpServer(address, port, cert=monitor_pki.serve(case, mx), name=mx, reply_delay=0.05)
         )
         session.add(DomainPolicy(domain=f"d{i}.test", level="strict", mx_hosts=[mx]))
     session.commit()
