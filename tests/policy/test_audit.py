@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from bot.policy import audit
@@ -18,7 +19,7 @@ from bot.policy.db import new_session, transaction
 from bot.policy.models import AuditEvent
 from bot.policy.types import Actor
 from tests.policy.factories import ANN, BO
-from tests.support.db import TestDatabase
+from tests.support.db import TestDatabase, append_only_suspended
 
 pytestmark = pytest.mark.db
 
@@ -104,8 +105,9 @@ def test_tampering_is_reported_at_the_first_bad_event(
     session: Session, statements: tuple[str, ...], seq: int, problem: str
 ) -> None:
     _events(session, 5)
-    for statement in statements:
-        session.execute(text(statement))
+    with append_only_suspended(session):  # someone with the right to drop triggers
+        for statement in statements:
+            session.execute(text(statement))
     session.commit()
     report = verify(session=session)
     assert not report.ok
@@ -131,10 +133,42 @@ def test_rehashing_an_edited_event_still_breaks_the_link_to_the_next(session: Se
             prev_hash=row.prev_hash,
         )
     )
-    session.add(row)
+    with append_only_suspended(session):  # someone with the right to drop triggers
+        session.add(row)
+        session.flush()
     session.commit()
     report = verify(session=session)
     assert (report.ok, report.seq) == (False, 3)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        pytest.param("UPDATE audit_event SET subject = 'evil.example' WHERE seq = 2", id="update"),
+        pytest.param("DELETE FROM audit_event WHERE seq = 2", id="delete"),
+        pytest.param("DELETE FROM audit_event", id="delete-all"),
+    ],
+)
+def test_the_database_refuses_to_change_or_delete_an_event(
+    session: Session, statement: str
+) -> None:
+    # Given a trail, when any client of the database tries to rewrite it, the database refuses
+    _events(session, 3)
+    with pytest.raises(DBAPIError, match="append-only"):
+        session.execute(text(statement))
+    session.rollback()
+    # and the trail is whole
+    assert str(verify(session=session)) == "OK: 3 audit events, chain intact"
+
+
+def test_truncate_is_refused_on_postgresql(database: TestDatabase, session: Session) -> None:
+    if not database.is_postgresql:
+        pytest.skip("TRUNCATE is PostgreSQL's; SQLite has none")
+    _events(session, 2)
+    with pytest.raises(DBAPIError, match="append-only"):
+        session.execute(text("TRUNCATE audit_event"))
+    session.rollback()
+    assert verify(session=session).count == 2
 
 
 def test_export_jsonl_has_every_event_in_order(session: Session) -> None:

@@ -16,7 +16,7 @@ from bot.policy.audit import AuditAction
 from bot.policy.db import head_revision, make_engine, new_session, open_checked, transaction
 from bot.policy.errors import SchemaOutdated
 from tests.policy.factories import ANN
-from tests.support.db import TestDatabase
+from tests.support.db import TestDatabase, append_only_suspended
 
 pytestmark = pytest.mark.db
 
@@ -100,7 +100,7 @@ def test_audit_verify_ok_then_broken(capsys, fresh_url: str) -> None:
     code, out, _ = _run(capsys, "audit", "verify")
     assert (code, out.strip()) == (0, "OK: 4 audit events, chain intact")
     engine = make_engine(fresh_url)
-    with engine.begin() as c:
+    with engine.begin() as c, append_only_suspended(c):  # someone who may drop triggers
         c.execute(text("UPDATE audit_event SET subject = 'x' WHERE seq = 2"))
     engine.dispose()
     code, out, err = _run(capsys, "audit", "verify")
