@@ -42,11 +42,17 @@ from bot.policy.monitor.sink import AlertSink
 from bot.policy.monitor.store import (
     Claimed,
     load_watched,
-    record_check,
     set_change_request,
     sync_items,
 )
-from bot.policy.monitor.sweep import AfterRaise, MonitorConfig, Probe, check, new_owner
+from bot.policy.monitor.sweep import (
+    AfterRaise,
+    MonitorConfig,
+    Probe,
+    check,
+    new_owner,
+    store_check,
+)
 from bot.policy.monitor.values import parse_action_value
 from bot.policy.queries import pending_subjects
 from bot.policy.requests import Rules, propose
@@ -197,7 +203,7 @@ async def recheck(
     )
     result = await check(prober, watched)
     outcome = await asyncio.to_thread(
-        _record_now, engine, Claimed(item_id, watched), owner, result, clock(), config
+        store_check, engine, Claimed(item_id, watched), owner, result, clock(), config
     )
     await deliver(engine=engine, sink=sink, clock=clock)
     return Recheck(result, outcome)
@@ -216,26 +222,6 @@ def _watch_now(
         if watched is None:
             raise NotFound(f"That {kind.value} no longer exists.")
         return watched, _lease_now(session, watched, owner, now, config)
-
-
-def _record_now(
-    engine: Engine,
-    claimed: Claimed,
-    owner: str,
-    result: TargetResult,
-    now: datetime,
-    config: MonitorConfig,
-) -> Outcome | None:
-    with new_session(engine) as session:
-        return record_check(
-            session=session,
-            claimed=claimed,
-            owner=owner,
-            result=result,
-            now=now,
-            period=config.period,
-            thresholds=config.thresholds,
-        )
 
 
 def _lease_now(

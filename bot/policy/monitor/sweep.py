@@ -189,24 +189,27 @@ def _store_all(
     clock: Clock,
     config: MonitorConfig,
 ) -> list[Outcome | None]:
-    return [_store(engine, claimed, owner, result, clock, config) for claimed, result in done]
+    return [
+        store_check(engine, claimed, owner, result, clock(), config) for claimed, result in done
+    ]
 
 
-def _store(
+def store_check(
     engine: Engine,
     claimed: Claimed,
     owner: str,
     result: TargetResult,
-    clock: Clock,
+    now: datetime,
     config: MonitorConfig,
 ) -> Outcome | None:
+    """Record one claimed item's check in its own transaction (``None``: the lease was lost)."""
     with new_session(engine) as session:
         return record_check(
             session=session,
             claimed=claimed,
             owner=owner,
             result=result,
-            now=clock(),
+            now=now,
             period=config.period,
             thresholds=config.thresholds,
         )
