@@ -35,7 +35,22 @@ class InboundRouteBase(SQLModel):
     port: int = Field(default=25)
 
 
-class InboundRoute(InboundRouteBase, table=True):
+class Approved(SQLModel):
+    """Columns every approved record carries: its state, and who asked, who approved, when."""
+
+    status: str = Field(default=RecordStatus.ACTIVE, max_length=16, index=True)
+    version: int = Field(default=1)
+    request_id: int | None = Field(default=None, foreign_key="change_request.id")
+    requested_by_id: str | None = Field(default=None, max_length=64)
+    requested_by_name: str | None = Field(default=None, max_length=200)
+    approved_by_id: str | None = Field(default=None, max_length=64)
+    approved_by_name: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class InboundRoute(Approved, InboundRouteBase, table=True):
     """One of the company's own inbound mail servers."""
 
     __tablename__ = "inbound_route"
@@ -51,19 +66,9 @@ class InboundRoute(InboundRouteBase, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    status: str = Field(default=RecordStatus.ACTIVE, max_length=16, index=True)
-    version: int = Field(default=1)
     last_verdict: str | None = Field(default=None, max_length=16)
     last_validation_id: int | None = Field(default=None, foreign_key="validation.id")
     last_validated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    requested_by_id: str | None = Field(default=None, max_length=64)
-    requested_by_name: str | None = Field(default=None, max_length=200)
-    approved_by_id: str | None = Field(default=None, max_length=64)
-    approved_by_name: str | None = Field(default=None, max_length=200)
-    request_id: int | None = Field(default=None, foreign_key="change_request.id")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     @property
     def label(self) -> str:
@@ -80,7 +85,7 @@ class DomainPolicyBase(SQLModel):
     relaxed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class DomainPolicy(DomainPolicyBase, table=True):
+class DomainPolicy(Approved, DomainPolicyBase, table=True):
     """The TLS policy for one external (partner) domain."""
 
     __tablename__ = "domain_policy"
@@ -95,17 +100,7 @@ class DomainPolicy(DomainPolicyBase, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    status: str = Field(default=RecordStatus.ACTIVE, max_length=16, index=True)
-    version: int = Field(default=1)
     validation_id: int | None = Field(default=None, foreign_key="validation.id")
-    request_id: int | None = Field(default=None, foreign_key="change_request.id")
-    requested_by_id: str | None = Field(default=None, max_length=64)
-    requested_by_name: str | None = Field(default=None, max_length=200)
-    approved_by_id: str | None = Field(default=None, max_length=64)
-    approved_by_name: str | None = Field(default=None, max_length=200)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ValidationBase(SQLModel):
