@@ -119,7 +119,7 @@ async def two_processes(
             assert code == 0, log.read_text()  # SIGTERM is a clean stop
 
 
-def approved_route(session: Session, world: Net, result_port: int, result: object) -> None:
+def approved_route(session: Session, result_port: int, result: object) -> None:
     ann, bo = Actor(REQUESTER, "ann"), Actor(APPROVER, "bo")
     validation = record_validation(session=session, result=result, actor=ann)  # type: ignore[arg-type]
     request = propose_add_route(
@@ -139,7 +139,7 @@ async def test_one_flow_alternating_between_two_serve_processes(
 ) -> None:
     # Given an inbound route already in force, validated strict
     port = world.prober.settings.smtp_port
-    approved_route(session, world, port, await world.prober.probe_route("mx1.corp.test", port))
+    approved_route(session, port, await world.prober.probe_route("mx1.corp.test", port))
     a, b = two_processes
     api = slack_api
 
