@@ -110,3 +110,10 @@ async def domains_for(
             s, draft_id, meta, notice=notice, progress=progress, validating=validating
         )
     )
+
+
+async def own_domains(services: Services, actor: Actor) -> dict[str, Any]:
+    """The external-domains view of ``actor``'s draft (opened if they have none)."""
+    draft = await services.store.run(lambda s: open_draft(s, actor))
+    assert draft.id is not None
+    return await domains_for(services, draft.id, Meta(draft=draft.id))

@@ -18,9 +18,16 @@ from bot.probe.names import InvalidName, email_for_domain
 from bot.slack.approval import post_request
 from bot.slack.batch_run import save_result
 from bot.slack.errors import UserError
-from bot.slack.flow import domains_for, open_draft, show, with_draft
+from bot.slack.flow import domains_for, own_domains, show, with_draft
 from bot.slack.ids import Action, Block, Field, View
-from bot.slack.listeners.util import action_value, draft_of, field_value, later, meta_of
+from bot.slack.listeners.util import (
+    action_value,
+    draft_of,
+    field_error,
+    field_value,
+    later,
+    meta_of,
+)
 from bot.slack.middleware import services_of
 from bot.slack.replies import actor_of
 from bot.slack.views.domains import (
@@ -80,12 +87,12 @@ async def on_validate_submit(
     try:
         domain = await services.store.run(lambda s: domain_of(s, draft_id, key))
     except PolicyError as exc:
-        await ack(response_action="errors", errors={Block.EMAIL.value: str(exc)[:150]})
+        await field_error(ack, Block.EMAIL, str(exc))
         return
     try:
         email = email_for_domain(field_value(view, Block.EMAIL, Field.EMAIL), domain)
     except InvalidName as exc:
-        await ack(response_action="errors", errors={Block.EMAIL.value: f"{exc}"[:150]})
+        await field_error(ack, Block.EMAIL, str(exc))
         return
     back = Meta(draft=draft_id, page=meta.page)
     validating = frozenset({key}) if kind == "l" else frozenset()
@@ -230,10 +237,7 @@ async def on_edit(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     await ack()
-    services, actor = services_of(context), actor_of(body)
-    draft = await services.store.run(lambda s: open_draft(s, actor))
-    assert draft.id is not None
-    view = await domains_for(services, draft.id, Meta(draft=draft.id))
+    view = await own_domains(services_of(context), actor_of(body))
     await show(client, str(body["view"]["id"]), view)
 
 

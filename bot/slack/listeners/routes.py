@@ -17,9 +17,9 @@ from bot.policy.validations import record_validation
 from bot.probe.model import TargetResult
 from bot.probe.names import InvalidName, parse_email, parse_route
 from bot.slack.approval import post_request
-from bot.slack.flow import domains_for, open_draft, routes_for, show
+from bot.slack.flow import own_domains, routes_for, show
 from bot.slack.ids import Action, Block, Field, View
-from bot.slack.listeners.util import action_int, field_value, later
+from bot.slack.listeners.util import action_int, field_error, field_value, later
 from bot.slack.middleware import services_of
 from bot.slack.pages import routes_not_ready, routes_page
 from bot.slack.replies import actor_of
@@ -64,7 +64,7 @@ async def on_add_route_submit(
     try:
         host, port = parse_route(text, default_port=services.settings.probe.smtp_port)
     except InvalidName as exc:
-        await ack(response_action="errors", errors={Block.ROUTE.value: f"{exc}"[:150]})
+        await field_error(ack, Block.ROUTE, str(exc))
         return
     await ack(response_action="update", view=working_view(f"Testing {route_label(host, port)}…"))
     actor, view_id = actor_of(body), str(view["id"])
@@ -146,7 +146,7 @@ async def on_validate_submit(
     try:
         email, _ = parse_email(field_value(view, Block.EMAIL, Field.EMAIL))
     except InvalidName as exc:
-        await ack(response_action="errors", errors={Block.EMAIL.value: f"{exc}"[:150]})
+        await field_error(ack, Block.EMAIL, str(exc))
         return
     await ack(response_action="update", view=working_view("Validating the inbound routes…"))
     services, actor, view_id = services_of(context), actor_of(body), str(view["id"])
@@ -181,9 +181,7 @@ async def on_next(
         if problem is not None:
             await show(client, view_id, await routes_for(services, problem=problem))
             return
-        draft = await services.store.run(lambda s: open_draft(s, actor))
-        assert draft.id is not None
-        await show(client, view_id, await domains_for(services, draft.id, Meta(draft=draft.id)))
+        await show(client, view_id, await own_domains(services, actor))
 
     later(services, client, body, work(), "next")
 

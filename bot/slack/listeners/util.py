@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
+from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import errors
+from bot.slack.ids import Block
 from bot.slack.services import Services
 from bot.slack.views.meta import Meta
 
@@ -38,6 +40,11 @@ def later(
 async def _after(delay: float, coro: Coroutine[Any, Any, None]) -> None:
     await asyncio.sleep(delay)
     await coro
+
+
+async def field_error(ack: AsyncAck, block: Block, message: str, limit: int = 150) -> None:
+    """Answer a modal submission with ``message`` under the field of ``block``."""
+    await ack(response_action="errors", errors={block.value: message[:limit]})
 
 
 def action_value(body: Mapping[str, Any]) -> str:
