@@ -1,5 +1,5 @@
-"""Proposing change requests: adding or removing domains and routes, deleting the
-whole TLS policy, and reverting an applied request.
+"""Proposing change requests: adding or removing domains, deleting the whole TLS
+policy, and reverting an applied request (routes: :mod:`bot.policy.route_requests`).
 
 Every ``propose_*`` checks its input, builds the items (see :mod:`bot.policy.apply`)
 with their evidence, and calls :func:`propose`, which refuses a subject that is
@@ -22,20 +22,18 @@ from bot.policy import audit
 from bot.policy.apply import (
     UPDATABLE,
     active_policy,
-    active_route,
     first_conflict,
     inverse,
-    route_label,
 )
 from bot.policy.audit import AuditAction
 from bot.policy.db import transaction
 from bot.policy.errors import InvalidInput, InvalidState, NotFound
-from bot.policy.models import ChangeRequest, DomainPolicy, InboundRoute
+from bot.policy.models import ChangeRequest, DomainPolicy
 from bot.policy.probe_bridge import ok_verdict, verdict_label
 from bot.policy.queries import get_request, get_validation
 from bot.policy.types import Actor, PolicyMode, RecordStatus, RequestKind, RequestState, utcnow
 from bot.policy.validations import evidence
-from bot.probe.names import InvalidName, normalise_domain, parse_route
+from bot.probe.names import InvalidName, normalise_domain
 
 MAX_ITEMS = 10_000
 MAX_NOTE = 2000
@@ -225,78 +223,6 @@ def propose_remove_domains(
         requester=requester,
         rules=rules,
         note=note,
-        now=now,
-    )
-
-
-def propose_add_route(
-    *,
-    session: Session,
-    requester: Actor,
-    route: str,
-    validation_id: int | None,
-    rules: Rules,
-    now: datetime | None = None,
-) -> ChangeRequest:
-    """Propose the inbound route ``HOST[:PORT]``, with its validation as evidence."""
-    try:
-        host, port = parse_route(route)
-    except InvalidName as exc:
-        raise InvalidInput(f"{exc}.") from None
-    item: dict[str, Any] = {
-        "op": "add_route",
-        "subject": route_label(host, port),
-        "host": host,
-        "port": port,
-        "validation_id": None,
-        "verdict": None,
-        "evidence": None,
-    }
-    if validation_id is not None:
-        validation = get_validation(session=session, validation_id=validation_id)
-        item.update(
-            validation_id=validation.id, verdict=validation.verdict, evidence=evidence(validation)
-        )
-    return propose(
-        session=session,
-        kind=RequestKind.ADD_ROUTE,
-        items=[item],
-        requester=requester,
-        rules=rules,
-        now=now,
-    )
-
-
-def propose_remove_route(
-    *,
-    session: Session,
-    requester: Actor,
-    route: str,
-    rules: Rules,
-    now: datetime | None = None,
-) -> ChangeRequest:
-    """Propose removing the inbound route ``HOST[:PORT]``."""
-    try:
-        host, port = parse_route(route)
-    except InvalidName as exc:
-        raise InvalidInput(f"{exc}.") from None
-    found: InboundRoute | None = active_route(session, host, port)
-    if found is None:
-        raise NotFound(f"There is no inbound route {route_label(host, port)}.")
-    item = {
-        "op": "remove_route",
-        "subject": route_label(host, port),
-        "host": host,
-        "port": port,
-        "route_id": found.id,
-        "version": found.version,
-    }
-    return propose(
-        session=session,
-        kind=RequestKind.REMOVE_ROUTE,
-        items=[item],
-        requester=requester,
-        rules=rules,
         now=now,
     )
 

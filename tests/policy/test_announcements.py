@@ -7,7 +7,8 @@ from sqlmodel import Session
 
 from bot.policy.announcements import announcement_of, record_announcement
 from bot.policy.approvals import reject
-from bot.policy.requests import Rules, propose_add_route
+from bot.policy.requests import Rules
+from bot.policy.route_requests import propose_add_route
 from bot.policy.types import Actor
 from tests.policy.factories import is_approver
 

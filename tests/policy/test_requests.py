@@ -15,11 +15,10 @@ from bot.policy.models import ChangeRequest, DomainPolicy, InboundRoute
 from bot.policy.requests import (
     Rules,
     propose_add_domains,
-    propose_add_route,
     propose_delete_policy,
     propose_remove_domains,
-    propose_remove_route,
 )
+from bot.policy.route_requests import propose_add_route, propose_remove_route
 from bot.policy.types import RequestState
 from bot.policy.validations import record_validation
 from bot.probe.model import Verdict

@@ -11,11 +11,11 @@ from bot.policy.errors import InvalidState, NotAllowed
 from bot.policy.models import DomainPolicy
 from bot.policy.requests import (
     propose_add_domains,
-    propose_add_route,
     propose_delete_policy,
     propose_remove_domains,
     revert,
 )
+from bot.policy.route_requests import propose_add_route
 from bot.policy.types import RequestKind
 from bot.probe.model import Verdict
 from tests.policy.factories import ANN, BO, CY, RULES, is_approver, validated

@@ -10,7 +10,8 @@ from sqlmodel import Session
 
 from bot.policy.models import ChangeRequest
 from bot.policy.queries import list_routes
-from bot.policy.requests import Rules, propose_add_domains, propose_add_route
+from bot.policy.requests import Rules, propose_add_domains
+from bot.policy.route_requests import propose_add_route
 from bot.policy.types import Actor, RequestState
 from bot.policy.validations import record_validation
 from bot.probe.model import Verdict

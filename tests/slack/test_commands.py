@@ -10,7 +10,8 @@ import pytest
 from sqlmodel import Session
 
 from bot.policy.approvals import approve
-from bot.policy.requests import Rules, propose_add_domains, propose_add_route
+from bot.policy.requests import Rules, propose_add_domains
+from bot.policy.route_requests import propose_add_route
 from bot.policy.types import Actor
 from bot.policy.validations import record_validation
 from bot.probe.model import Verdict

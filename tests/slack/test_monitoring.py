@@ -25,7 +25,8 @@ from bot.policy.monitor.clock import utc_now
 from bot.policy.monitor.models import MonitorItem
 from bot.policy.monitor.runner import run_once
 from bot.policy.monitor.sink import LogSink, RecordingSink
-from bot.policy.requests import Rules, propose_add_route
+from bot.policy.requests import Rules
+from bot.policy.route_requests import propose_add_route
 from bot.policy.types import SYSTEM, Actor, PolicyMode, RequestState
 from bot.probe.model import Verdict
 from bot.slack import schedule as schedule_module

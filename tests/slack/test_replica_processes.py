@@ -24,7 +24,8 @@ from sqlmodel import Session
 
 from bot.policy.approvals import approve
 from bot.policy.queries import list_policies
-from bot.policy.requests import Rules, propose_add_route
+from bot.policy.requests import Rules
+from bot.policy.route_requests import propose_add_route
 from bot.policy.types import Actor
 from bot.policy.validations import record_validation
 from bot.slack.ids import Action, Block, Field, View

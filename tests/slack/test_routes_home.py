@@ -8,7 +8,8 @@ import pytest
 from sqlmodel import Session
 
 from bot.policy.approvals import approve
-from bot.policy.requests import Rules, propose_add_route
+from bot.policy.requests import Rules
+from bot.policy.route_requests import propose_add_route
 from bot.policy.types import Actor
 from bot.slack.app import build_client
 from bot.slack.approvers import Approvers

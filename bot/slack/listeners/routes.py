@@ -12,7 +12,8 @@ from sqlmodel import Session
 from bot.policy.apply import route_label
 from bot.policy.errors import NotFound, PolicyError
 from bot.policy.queries import list_routes
-from bot.policy.requests import Rules, propose_add_route, propose_remove_route
+from bot.policy.requests import Rules
+from bot.policy.route_requests import propose_add_route, propose_remove_route
 from bot.policy.validations import record_validation
 from bot.probe.model import TargetResult
 from bot.probe.names import InvalidName, parse_email, parse_route
