@@ -23,16 +23,15 @@ import secrets
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import Engine, insert, text
 
+from bot.clock import ManualClock, system_clock
 from bot.policy.db import make_engine, new_session, upgrade
 from bot.policy.models import DomainPolicy
-from bot.policy.monitor.clock import ManualClock
 from bot.policy.monitor.history import at_risk_first
 from bot.policy.monitor.sink import RecordingSink
 from bot.policy.monitor.sweep import MonitorConfig, sweep
@@ -56,13 +55,23 @@ class InstantProber:
 
 async def run(engine: Engine, domains: int) -> None:
     names = [f"d{i}.example" for i in range(domains)]
+    clock = ManualClock(system_clock())  # the bench's one clock, moved by hand
     with engine.begin() as connection:
         connection.execute(
             insert(DomainPolicy),
-            [{"domain": n, "level": "strict", "mx_hosts": [f"mx1.{n}"]} for n in names],
+            [
+                {
+                    "domain": n,
+                    "level": "strict",
+                    "mx_hosts": [f"mx1.{n}"],
+                    "created_at": clock(),
+                    "updated_at": clock(),
+                }
+                for n in names
+            ],
         )
     prober = InstantProber(set(names[::10]))
-    clock, sink, config = ManualClock(datetime.now(UTC)), RecordingSink(), MonitorConfig()
+    sink, config = RecordingSink(), MonitorConfig()
 
     async def once(everything: bool) -> float:
         start = time.perf_counter()

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert
 
+from bot.clock import system_clock
 from bot.policy import audit, queries
 from bot.policy.audit import GENESIS, AuditAction
 from bot.policy.db import make_engine, new_session, transaction, upgrade
@@ -128,6 +129,7 @@ def main() -> int:
                             actor=ACTOR,
                             action=AuditAction.EXPORT_PUBLISHED,
                             subject=f"bench {i}",
+                            now=system_clock(),
                         )
 
             _timed("audit append x1000 (one transaction)", appends, repeat=1)

@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 from aiohttp import web
 
+from bot.clock import system_clock
 from bot.config import Secret, Settings
 from bot.policy.db import make_engine, upgrade
 from bot.probe.certs import TrustStore
@@ -86,7 +87,9 @@ async def run_bot(args: argparse.Namespace) -> int:
         probe=probe,
     )
     prober = Prober(probe, trust=TrustStore.load(Path(mail.first["ca_file"]), system=False))
-    services = Services.for_settings(settings, store=Store(engine), prober=prober)
+    services = Services.for_settings(
+        settings, store=Store(engine), prober=prober, clock=system_clock
+    )
     served: list[float] = []
     http = aiohttp.ClientSession()
     runner = await start_http(build_app(settings, services=services, http=http), "127.0.0.1", 0)

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
+from bot.clock import Clock, system_clock
 from bot.config import ConfigError
 
 COMMANDS = ("probe", "serve", "db", "audit", "export", "socketmap", "monitor")
@@ -30,9 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, clock: Clock = system_clock) -> int:
+    """Run one command; ``clock`` is the one "now" every command passes down."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.clock = clock
     try:
         result: int = args.run(args)
     except ConfigError as exc:

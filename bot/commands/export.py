@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         engine = make_engine(settings.database_url)
         check_schema(engine)
         with new_session(engine) as session:
-            result = export_postfix(session=session, directory=out.resolve())
+            result = export_postfix(session=session, directory=out.resolve(), now=args.clock())
     except PolicyError as exc:
         print(f"tlsbot: {exc}", file=sys.stderr)
         return 2

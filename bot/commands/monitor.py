@@ -23,6 +23,7 @@ import sys
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.policy.db import open_checked
 from bot.policy.errors import PolicyError
@@ -68,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         if args.once:
-            return asyncio.run(_once(settings, sink, engine, everything=args.all))
-        asyncio.run(_forever(settings, sink, engine))
+            return asyncio.run(_once(settings, sink, engine, args.clock, everything=args.all))
+        asyncio.run(_forever(settings, sink, engine, args.clock))
     except OperationalError as exc:
         print(f"tlsbot: the database cannot be used: {_first_line(exc)}", file=sys.stderr)
         return 1
@@ -82,10 +83,12 @@ def _first_line(exc: OperationalError) -> str:
     return str(exc.orig or exc).strip().splitlines()[0]
 
 
-async def _once(settings: Settings, sink: AlertSink, engine: Engine, *, everything: bool) -> int:
+async def _once(
+    settings: Settings, sink: AlertSink, engine: Engine, clock: Clock, *, everything: bool
+) -> int:
     from bot.policy.monitor.runner import run_once
 
-    report = await run_once(settings, sink=sink, engine=engine, everything=everything)
+    report = await run_once(settings, sink=sink, engine=engine, clock=clock, everything=everything)
     print(
         f"checked {report.checked}, raised {len(report.raised)}, "
         f"resolved {len(report.resolved)}, delivered {report.delivered}"
@@ -94,7 +97,7 @@ async def _once(settings: Settings, sink: AlertSink, engine: Engine, *, everythi
     return 1 if report.failed else 0
 
 
-async def _forever(settings: Settings, sink: AlertSink, engine: Engine) -> None:
+async def _forever(settings: Settings, sink: AlertSink, engine: Engine, clock: Clock) -> None:
     from bot.policy.monitor.runner import run_monitor
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -104,4 +107,4 @@ async def _forever(settings: Settings, sink: AlertSink, engine: Engine) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     print("tlsbot monitor: running; Ctrl-C to stop", file=sys.stderr)
-    await run_monitor(settings, sink=sink, stop_event=stop, engine=engine)
+    await run_monitor(settings, sink=sink, stop_event=stop, engine=engine, clock=clock)

@@ -13,6 +13,7 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.clock import Clock
 from bot.config import ConfigError, Settings
 from bot.policy.db import open_checked
 from bot.policy.errors import PolicyError
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        asyncio.run(serve(settings, store, host=args.host))
+        asyncio.run(serve(settings, store, host=args.host, clock=args.clock))
     except ConfigError:
         raise
     except OSError as exc:
@@ -99,6 +100,7 @@ async def serve(
     started: asyncio.Event | None = None,
     monitor: bool = True,
     poll: float = DEFAULT_POLL_SECONDS,
+    clock: Clock,
 ) -> None:
     """Serve until SIGINT/SIGTERM (or until ``stop`` is set, for tests).
 
@@ -107,7 +109,9 @@ async def serve(
     waking at least every ``poll`` seconds.
     """
     async with aiohttp.ClientSession() as http:
-        services = Services.for_settings(settings, store=store, prober=Prober(settings.probe))
+        services = Services.for_settings(
+            settings, store=store, prober=Prober(settings.probe), clock=clock
+        )
         app = build_app(settings, services=services, http=http)
         schedule = start_schedule(services, app.client, poll=poll) if monitor else Schedule()
         try:

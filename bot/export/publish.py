@@ -21,7 +21,7 @@ from bot.export.store import audit_head, load_published
 from bot.export.tables import Tables, build_tables, render
 from bot.policy import audit
 from bot.policy.db import transaction
-from bot.policy.types import SYSTEM, Actor, utcnow
+from bot.policy.types import SYSTEM, Actor
 
 _PURPOSE = {
     MapName.TLS_POLICY: "Postfix smtp_tls_policy_maps (outbound, Secure Delivery)",
@@ -43,10 +43,10 @@ class ExportResult:
 
 
 def export_postfix(
-    *, session: Session, directory: Path, actor: Actor = SYSTEM, now: datetime | None = None
+    *, session: Session, directory: Path, actor: Actor = SYSTEM, now: datetime
 ) -> ExportResult:
     """Write ``directory/tls_policy`` and ``directory/tls_inbound``; one audit event."""
-    at = (now or utcnow()).astimezone(UTC)
+    at = now.astimezone(UTC)
     with transaction(session):
         source_seq, source_hash = audit_head(session)
         tables = build_tables(load_published(session))

@@ -36,7 +36,7 @@ from bot.policy.db import transaction
 from bot.policy.errors import InvalidInput, InvalidState, NotAllowed
 from bot.policy.models import Approval, ChangeRequest
 from bot.policy.queries import get_request
-from bot.policy.types import SYSTEM, Actor, RequestKind, RequestState, utcnow
+from bot.policy.types import SYSTEM, Actor, RequestKind, RequestState
 
 IsApprover = Callable[[str], bool]
 MAX_REASON = 1000
@@ -137,10 +137,9 @@ def approve(
     request_id: int,
     approver: Actor,
     is_approver: IsApprover,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Decision:
     """Record ``approver``'s approval; the last one needed applies the change."""
-    now = now or utcnow()
     try:
         with transaction(session):
             return _approve(session, request_id, approver, is_approver, now)
@@ -246,10 +245,9 @@ def reject(
     actor: Actor,
     is_approver: IsApprover,
     reason: str,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Decision:
     """Reject a pending request with a reason (an approver, or the requester withdrawing it)."""
-    now = now or utcnow()
     reason = " ".join(reason.split())
     if not reason:
         raise InvalidInput(f"Give a reason for rejecting change request #{request_id}.")
@@ -276,9 +274,8 @@ def reject(
     return Decision(Outcome.REJECTED, request, count, describe(request))
 
 
-def expire_due(*, session: Session, now: datetime | None = None) -> list[Decision]:
+def expire_due(*, session: Session, now: datetime) -> list[Decision]:
     """Expire every pending request past its time limit (run it periodically)."""
-    now = now or utcnow()
     query = select(col(ChangeRequest.id)).where(
         col(ChangeRequest.state) == RequestState.PENDING, col(ChangeRequest.expires_at) <= now
     )

@@ -35,7 +35,7 @@ from sqlmodel import Session, SQLModel, col
 from sqlmodel import select as sm_select
 
 from bot.policy.models import AuditEvent, AuditHead
-from bot.policy.types import Actor, utcnow
+from bot.policy.types import Actor
 
 GENESIS = "0" * 64
 _HEAD_ID = 1
@@ -127,10 +127,10 @@ def append(
     before: Any = None,
     after: Any = None,
     request_id: int | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> AuditEvent:
     """Append one event in the caller's transaction (which the caller commits)."""
-    at = (now or utcnow()).astimezone(UTC)
+    at = now.astimezone(UTC)
     before, after = jsonable(before), jsonable(after)
     # Plain statements on the session's connection: no autoflush, no identity map.
     connection = session.connection()

@@ -27,10 +27,12 @@ from bot.policy.models import ChangeRequest, Draft
 from bot.policy.probe_bridge import ok_verdict, verdict_label
 from bot.policy.queries import get_draft, get_validation
 from bot.policy.requests import Rules, add_policy_item, propose
-from bot.policy.types import Actor, DraftState, RequestKind, utcnow
+from bot.policy.types import Actor, DraftState, RequestKind
 
 
-def start_draft(*, session: Session, owner: Actor, kind: str = RequestKind.ADD_DOMAINS) -> Draft:
+def start_draft(
+    *, session: Session, owner: Actor, now: datetime, kind: str = RequestKind.ADD_DOMAINS
+) -> Draft:
     """The owner's open draft of ``kind``, or a new empty one."""
     with transaction(session):
         query = select(Draft).where(
@@ -40,7 +42,13 @@ def start_draft(*, session: Session, owner: Actor, kind: str = RequestKind.ADD_D
         )
         draft = session.exec(query.order_by(col(Draft.id).desc())).first()
         if draft is None:
-            draft = Draft(owner_id=owner.id, owner_name=owner.name, kind=str(kind))
+            draft = Draft(
+                owner_id=owner.id,
+                owner_name=owner.name,
+                kind=str(kind),
+                created_at=now,
+                updated_at=now,
+            )
             session.add(draft)
             session.flush()
     return draft
@@ -59,6 +67,7 @@ def _save(
     version: int,
     lines: list[dict[str, Any]],
     *,
+    now: datetime,
     next_line: int | None = None,
     state: DraftState = DraftState.OPEN,
     request_id: int | None = None,
@@ -66,7 +75,7 @@ def _save(
     values: dict[str, Any] = {
         "lines": lines,
         "version": version + 1,
-        "updated_at": utcnow(),
+        "updated_at": now,
         "state": state,
         "next_line": next_line or draft.next_line,
     }
@@ -88,7 +97,7 @@ def _save(
 
 
 def add_text(
-    *, session: Session, draft_id: int, version: int, text: str, actor: Actor
+    *, session: Session, draft_id: int, version: int, text: str, actor: Actor, now: datetime
 ) -> tuple[Draft, BatchCheck]:
     """Check pasted ``text`` and append its lines; a batch error leaves the draft unchanged."""
     with transaction(session):
@@ -112,12 +121,12 @@ def add_text(
                 }
             )
             next_line += 1
-        draft = _save(session, draft, version, lines, next_line=next_line)
+        draft = _save(session, draft, version, lines, now=now, next_line=next_line)
     return draft, check
 
 
 def remove_line(
-    *, session: Session, draft_id: int, version: int, line_id: int, actor: Actor
+    *, session: Session, draft_id: int, version: int, line_id: int, actor: Actor, now: datetime
 ) -> Draft:
     """Drop one line (the *Remove* button)."""
     with transaction(session):
@@ -125,15 +134,17 @@ def remove_line(
         lines = [line for line in draft.lines if line["id"] != line_id]
         if len(lines) == len(draft.lines):
             raise NotFound("That line is no longer in the list.")
-        return _save(session, draft, version, lines)
+        return _save(session, draft, version, lines, now=now)
 
 
-def keep_clean_lines(*, session: Session, draft_id: int, version: int, actor: Actor) -> Draft:
+def keep_clean_lines(
+    *, session: Session, draft_id: int, version: int, actor: Actor, now: datetime
+) -> Draft:
     """Keep only the lines that are ok (the *Add* button confirms the clean list)."""
     with transaction(session):
         draft = _owned(session, draft_id, actor)
         lines = [line for line in draft.lines if line["status"] == LineStatus.OK]
-        return _save(session, draft, version, lines)
+        return _save(session, draft, version, lines, now=now)
 
 
 def attach_validation(
@@ -144,6 +155,7 @@ def attach_validation(
     line_id: int,
     validation_id: int,
     actor: Actor,
+    now: datetime,
 ) -> Draft:
     """Record that a line's domain was validated (the *Validate* / *Test* step)."""
     with transaction(session):
@@ -161,7 +173,7 @@ def attach_validation(
                 break
         else:
             raise NotFound("That line is no longer in the list.")
-        return _save(session, draft, version, lines)
+        return _save(session, draft, version, lines, now=now)
 
 
 def submit(
@@ -171,7 +183,7 @@ def submit(
     version: int,
     actor: Actor,
     rules: Rules,
-    now: datetime | None = None,
+    now: datetime,
 ) -> ChangeRequest:
     """Turn the draft into an *add domains* change request (the *Finish* step)."""
     draft = _owned(session, draft_id, actor)
@@ -196,7 +208,13 @@ def submit(
 
     def close_draft(request: ChangeRequest) -> None:
         _save(
-            session, draft, version, draft.lines, state=DraftState.SUBMITTED, request_id=request.id
+            session,
+            draft,
+            version,
+            draft.lines,
+            now=now,
+            state=DraftState.SUBMITTED,
+            request_id=request.id,
         )
 
     return propose(
@@ -210,7 +228,7 @@ def submit(
     )
 
 
-def discard(*, session: Session, draft_id: int, version: int, actor: Actor) -> Draft:
+def discard(*, session: Session, draft_id: int, version: int, actor: Actor, now: datetime) -> Draft:
     with transaction(session):
         draft = _owned(session, draft_id, actor)
-        return _save(session, draft, version, draft.lines, state=DraftState.DISCARDED)
+        return _save(session, draft, version, draft.lines, now=now, state=DraftState.DISCARDED)

@@ -24,7 +24,6 @@ from bot.policy.types import (
     RecordStatus,
     RequestState,
     UTCDateTime,
-    utcnow,
 )
 
 _ACTIVE = text("status = 'active'")
@@ -45,8 +44,8 @@ class Approved(SQLModel):
     requested_by_name: str | None = Field(default=None, max_length=200)
     approved_by_id: str | None = Field(default=None, max_length=64)
     approved_by_name: str | None = Field(default=None, max_length=200)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)  # from the caller's clock
+    updated_at: datetime = Field(sa_type=UTCDateTime)  # from the caller's clock
     removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -118,7 +117,7 @@ class Validation(ValidationBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     actor_id: str = Field(max_length=64)
     actor_name: str = Field(max_length=200)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)  # from the caller's clock
 
 
 class Draft(SQLModel, table=True):
@@ -133,8 +132,8 @@ class Draft(SQLModel, table=True):
     next_line: int = Field(default=1)
     version: int = Field(default=1)
     request_id: int | None = Field(default=None, foreign_key="change_request.id")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)  # from the caller's clock
+    updated_at: datetime = Field(sa_type=UTCDateTime)  # from the caller's clock
 
 
 class ChangeRequestBase(SQLModel):
@@ -157,7 +156,7 @@ class ChangeRequest(ChangeRequestBase, table=True):
     required_approvals: int = Field(default=1)
     reverts_id: int | None = Field(default=None, foreign_key="change_request.id")
     lock: int = Field(default=0)  # bumped by every conditional update
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)  # from the caller's clock
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     decided_by_id: str | None = Field(default=None, max_length=64)
@@ -181,7 +180,7 @@ class Approval(SQLModel, table=True):
     request_id: int = Field(foreign_key="change_request.id", index=True)
     approver_id: str = Field(max_length=64)
     approver_name: str = Field(max_length=200)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)  # from the caller's clock
 
 
 class AuditEvent(SQLModel, table=True):

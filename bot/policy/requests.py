@@ -31,7 +31,7 @@ from bot.policy.errors import InvalidInput, InvalidState, NotFound
 from bot.policy.models import ChangeRequest, DomainPolicy
 from bot.policy.probe_bridge import ok_verdict, verdict_label
 from bot.policy.queries import get_request, get_validation
-from bot.policy.types import Actor, PolicyMode, RecordStatus, RequestKind, RequestState, utcnow
+from bot.policy.types import Actor, PolicyMode, RecordStatus, RequestKind, RequestState
 from bot.policy.validations import evidence
 from bot.probe.names import InvalidName, normalise_domain
 
@@ -61,14 +61,13 @@ def propose(
     note: str | None = None,
     reverts_id: int | None = None,
     extra: dict[str, Any] | None = None,
-    now: datetime | None = None,
+    now: datetime,
     on_created: Callable[[ChangeRequest], None] | None = None,
 ) -> ChangeRequest:
     """Store a pending change request of ``kind`` with ``items``; commits and returns it.
 
     ``on_created`` runs inside the same transaction once the request has its id.
     """
-    now = now or utcnow()
     if not items:
         raise InvalidInput("There is nothing to change in this request.")
     if len(items) > MAX_ITEMS:
@@ -169,7 +168,7 @@ def propose_add_domains(
     entries: Iterable[tuple[str, int]],
     rules: Rules,
     note: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> ChangeRequest:
     """Propose policies for ``(domain, validation_id)`` pairs (both directions, enforced)."""
     items = [
@@ -205,7 +204,7 @@ def propose_remove_domains(
     domains: Iterable[str],
     rules: Rules,
     note: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> ChangeRequest:
     """Propose removing the policies of ``domains`` (each must have one)."""
     items = []
@@ -234,7 +233,7 @@ def propose_delete_policy(
     rules: Rules,
     secure_delivery: bool = True,
     secure_receipt: bool = True,
-    now: datetime | None = None,
+    now: datetime,
 ) -> ChangeRequest:
     """Propose deleting the whole TLS policy: Secure Delivery and/or Secure Receipt.
 
@@ -281,7 +280,7 @@ def revert(
     request_id: int,
     requester: Actor,
     rules: Rules,
-    now: datetime | None = None,
+    now: datetime,
 ) -> ChangeRequest:
     """Propose a new request that undoes exactly the applied request ``request_id``."""
     original = get_request(session=session, request_id=request_id)

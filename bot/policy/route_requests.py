@@ -25,7 +25,7 @@ def propose_add_route(
     route: str,
     validation_id: int | None,
     rules: Rules,
-    now: datetime | None = None,
+    now: datetime,
 ) -> ChangeRequest:
     """Propose the inbound route ``HOST[:PORT]``, with its validation as evidence."""
     host, port = _route(route)
@@ -59,7 +59,7 @@ def propose_remove_route(
     requester: Actor,
     route: str,
     rules: Rules,
-    now: datetime | None = None,
+    now: datetime,
 ) -> ChangeRequest:
     """Propose removing the inbound route ``HOST[:PORT]``."""
     host, port = _route(route)

@@ -1,4 +1,7 @@
-"""Small shared values of the policy store: the actor, the enums, UTC time."""
+"""Small shared values of the policy store: the actor, the enums, the UTC column type.
+
+"Now" is not here: it comes from the caller's clock (:mod:`bot.clock`).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +13,6 @@ from typing import Any
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
-
-
-def utcnow() -> datetime:
-    """Now, timezone-aware, in UTC."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

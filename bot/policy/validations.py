@@ -19,7 +19,7 @@ from bot.policy.apply import route_label
 from bot.policy.audit import AuditAction
 from bot.policy.db import transaction
 from bot.policy.models import InboundRoute, Validation
-from bot.policy.types import Actor, RecordStatus, utcnow
+from bot.policy.types import Actor, RecordStatus
 from bot.probe.model import TargetKind, TargetResult
 from bot.probe.names import InvalidName, parse_route
 
@@ -49,10 +49,9 @@ def _route_of(result: TargetResult) -> tuple[str, int] | None:
 
 
 def record_validation(
-    *, session: Session, result: TargetResult, actor: Actor, now: datetime | None = None
+    *, session: Session, result: TargetResult, actor: Actor, now: datetime
 ) -> Validation:
     """Store ``result`` as evidence; commits, and returns the row (with its id)."""
-    now = now or utcnow()
     with transaction(session):
         audit.lock_chain(session)
         validation = Validation(

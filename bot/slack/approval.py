@@ -88,7 +88,11 @@ async def decide(
     def run(session: Session) -> tuple[Decision, RequestCard]:
         if approving:
             decision = approve(
-                session=session, request_id=request_id, approver=actor, is_approver=is_approver
+                session=session,
+                request_id=request_id,
+                approver=actor,
+                is_approver=is_approver,
+                now=services.clock(),
             )
         else:
             decision = reject(
@@ -97,6 +101,7 @@ async def decide(
                 actor=actor,
                 is_approver=is_approver,
                 reason=reason,
+                now=services.clock(),
             )
         return decision, request_card(session, request_id)
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
@@ -44,9 +45,15 @@ class Line:
 
 
 def save_result(
-    session: Session, *, draft_id: int, line_id: int, result: TargetResult, actor: Actor
+    session: Session,
+    *,
+    draft_id: int,
+    line_id: int,
+    result: TargetResult,
+    actor: Actor,
+    now: datetime,
 ) -> None:
-    validation = record_validation(session=session, result=result, actor=actor)
+    validation = record_validation(session=session, result=result, actor=actor, now=now)
     assert validation.id is not None
     validation_id = validation.id
     # A line removed while its probe ran: keep the evidence, drop the link.
@@ -61,6 +68,7 @@ def save_result(
                 line_id=line_id,
                 validation_id=validation_id,
                 actor=actor,
+                now=now,
             ),
         )
 
@@ -107,7 +115,12 @@ class Run:
         async with self._saving:  # one draft write at a time: no version races among ourselves
             await self.services.store.run(
                 lambda s: save_result(
-                    s, draft_id=self.draft_id, line_id=line.id, result=result, actor=self.actor
+                    s,
+                    draft_id=self.draft_id,
+                    line_id=line.id,
+                    result=result,
+                    actor=self.actor,
+                    now=self.services.clock(),
                 )
             )
         self.results.append(result)

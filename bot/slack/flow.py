@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
@@ -69,8 +70,8 @@ def with_draft(session: Session, draft_id: int, edit: Callable[[Draft], T]) -> T
     raise StaleDraft("This list keeps changing elsewhere; open it again.")
 
 
-def open_draft(session: Session, actor: Actor) -> Draft:
-    return drafts.start_draft(session=session, owner=actor)
+def open_draft(session: Session, actor: Actor, now: datetime) -> Draft:
+    return drafts.start_draft(session=session, owner=actor, now=now)
 
 
 def domains_for_sync(
@@ -114,6 +115,6 @@ async def domains_for(
 
 async def own_domains(services: Services, actor: Actor) -> dict[str, Any]:
     """The external-domains view of ``actor``'s draft (opened if they have none)."""
-    draft = await services.store.run(lambda s: open_draft(s, actor))
+    draft = await services.store.run(lambda s: open_draft(s, actor, services.clock()))
     assert draft.id is not None
     return await domains_for(services, draft.id, Meta(draft=draft.id))

@@ -92,6 +92,7 @@ def start_schedule(
         stop_event=schedule.stop_event,
         engine=services.store.engine,
         prober=services.prober,
+        clock=services.clock,
         poll=poll,
     )
     schedule.tasks.append(asyncio.create_task(monitor, name="tlsbot monitor"))
@@ -115,7 +116,7 @@ async def run_expiry(
 
 async def expire_requests(services: Services, client: AsyncWebClient) -> int:
     """Expire what is overdue now; tell each requester. Returns how many expired."""
-    decisions = await services.store.run(lambda s: expire_due(session=s))
+    decisions = await services.store.run(lambda s: expire_due(session=s, now=services.clock()))
     for decision in decisions:
         request_id = decision.request.id
         assert request_id is not None

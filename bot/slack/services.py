@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.slack.approvers import Approvers
 from bot.slack.probing import ProberPort
@@ -21,13 +22,17 @@ class Services:
     store: Store
     prober: ProberPort
     approvers: Approvers
+    clock: Clock  # the one "now" of every listener and of the schedule
     background: Background = field(default_factory=Background)
 
     @classmethod
-    def for_settings(cls, settings: Settings, *, store: Store, prober: ProberPort) -> Services:
+    def for_settings(
+        cls, settings: Settings, *, store: Store, prober: ProberPort, clock: Clock
+    ) -> Services:
         return cls(
             settings=settings,
             store=store,
             prober=prober,
             approvers=Approvers(settings.approver_users, settings.approver_groups),
+            clock=clock,
         )

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, insert
 from sqlmodel import Session
 
 from bot import cli
+from bot.clock import system_clock
 from bot.policy.approvals import approve
 from bot.policy.models import DomainPolicy
 from bot.policy.requests import propose_add_domains, propose_remove_domains
@@ -44,6 +45,8 @@ def plant(engine: Engine, **values: Any) -> None:
         "mode": "enforce",
         "status": "active",
         "version": 1,
+        "created_at": system_clock(),
+        "updated_at": system_clock(),
         **values,
     }
     with engine.begin() as connection:
@@ -55,13 +58,31 @@ def approve_added(session: Session, domain: str, verdict: Verdict = Verdict.STRI
     validation = validated(session, domain, verdict)
     assert validation.id is not None
     request = propose_add_domains(
-        session=session, requester=ANN, entries=[(domain, validation.id)], rules=RULES
+        session=session,
+        requester=ANN,
+        entries=[(domain, validation.id)],
+        rules=RULES,
+        now=system_clock(),
     )
     assert request.id is not None
-    approve(session=session, request_id=request.id, approver=BO, is_approver=is_approver)
+    approve(
+        session=session,
+        request_id=request.id,
+        approver=BO,
+        is_approver=is_approver,
+        now=system_clock(),
+    )
 
 
 def approve_removed(session: Session, domain: str) -> None:
-    request = propose_remove_domains(session=session, requester=ANN, domains=[domain], rules=RULES)
+    request = propose_remove_domains(
+        session=session, requester=ANN, domains=[domain], rules=RULES, now=system_clock()
+    )
     assert request.id is not None
-    approve(session=session, request_id=request.id, approver=BO, is_approver=is_approver)
+    approve(
+        session=session,
+        request_id=request.id,
+        approver=BO,
+        is_approver=is_approver,
+        now=system_clock(),
+    )

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from bot.clock import system_clock
 from bot.export import files
 from bot.export.publish import export_postfix
 from bot.export.store import load_published
@@ -77,10 +78,10 @@ def test_only_active_enforced_policies_are_published(engine: Engine, session: Se
 def test_removed_domain_disappears_from_the_next_export(session: Session, tmp_path: Path) -> None:
     approve_added(session, "a.example")
     approve_added(session, "b.example")
-    export_postfix(session=session, directory=tmp_path)
+    export_postfix(session=session, directory=tmp_path, now=system_clock())
     assert len(entries(tmp_path / "tls_policy")) == 2
     approve_removed(session, "a.example")
-    export_postfix(session=session, directory=tmp_path)
+    export_postfix(session=session, directory=tmp_path, now=system_clock())
     assert entries(tmp_path / "tls_policy") == [f"b.example\t{SECURE.format(d='b.example')}"]
     assert entries(tmp_path / "tls_inbound") == ["b.example\treject_plaintext_session"]
 
@@ -90,7 +91,7 @@ def test_a_failure_mid_way_leaves_the_old_files_whole(
     session: Session, tmp_path: Path, monkeypatch, fail_at: str
 ) -> None:
     approve_added(session, "old.example")
-    export_postfix(session=session, directory=tmp_path)
+    export_postfix(session=session, directory=tmp_path, now=system_clock())
     old = {name: (tmp_path / name).read_bytes() for name in ("tls_policy", "tls_inbound")}
     approve_added(session, "new.example")
     events_before = len(session.exec(select(AuditEvent)).all())
@@ -110,7 +111,7 @@ def test_a_failure_mid_way_leaves_the_old_files_whole(
     else:
         monkeypatch.setattr(files.os, "replace", crash_on_second(real_replace))
     with pytest.raises(OSError, match="No space"):
-        export_postfix(session=session, directory=tmp_path)
+        export_postfix(session=session, directory=tmp_path, now=system_clock())
     if fail_at == "fsync":  # nothing renamed yet: both old files are as they were
         assert {n: (tmp_path / n).read_bytes() for n in old} == old
     else:  # each file is whole: old or new, never a mix within one file

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bot.clock import system_clock
 from bot.export.snapshot import SnapshotCache
 from bot.export.socketmap import SocketmapServer
 from bot.export.store import DatabaseSource
@@ -112,8 +113,24 @@ def store(engine: Engine) -> Engine:
         for p in PARTNERS:
             if p.policy:
                 mx = list(p.validated_mx or (p.mx,))
-                session.add(DomainPolicy(domain=p.domain, level=p.policy, mx_hosts=mx))
-        session.add(DomainPolicy(domain="observed.test", level="strict", mode="observe"))
+                session.add(
+                    DomainPolicy(
+                        domain=p.domain,
+                        level=p.policy,
+                        mx_hosts=mx,
+                        created_at=system_clock(),
+                        updated_at=system_clock(),
+                    )
+                )
+        session.add(
+            DomainPolicy(
+                domain="observed.test",
+                level="strict",
+                mode="observe",
+                created_at=system_clock(),
+                updated_at=system_clock(),
+            )
+        )
         session.commit()
     return engine
 

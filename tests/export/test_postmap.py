@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bot.clock import system_clock
 from bot.export.publish import export_postfix
 from bot.export.snapshot import SnapshotCache
 from bot.export.socketmap import SocketmapServer
@@ -51,7 +52,7 @@ async def test_files_and_socketmap_give_postfix_the_same_answers(
     plant(engine, domain="observed.example", mode="observe")
     plant(engine, domain="evil.example\nattacker.example", level="relaxed")
     plant(engine, domain="evil.example", mx_hosts=["mx.evil.example\nattacker.example none"])
-    export_postfix(session=session, directory=tmp_path)
+    export_postfix(session=session, directory=tmp_path, now=system_clock())
     for name in EXPECTED:
         await postmap_build(f"hash:{tmp_path / name}")
     assert (tmp_path / "tls_policy.db").exists()
@@ -74,7 +75,7 @@ async def test_files_and_socketmap_give_postfix_the_same_answers(
         want = f"secure match=mx1.new.example {TAIL}"
         assert await postmap_query("new.example", live) == want
         assert await postmap_query("new.example", f"hash:{tmp_path / 'tls_policy'}") is None
-        export_postfix(session=session, directory=tmp_path)
+        export_postfix(session=session, directory=tmp_path, now=system_clock())
         await postmap_build(f"hash:{tmp_path / 'tls_policy'}")
         assert await postmap_query("new.example", f"hash:{tmp_path / 'tls_policy'}") == want
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bot.clock import ManualClock, system_clock
 from bot.config import Settings
 from bot.policy.models import DomainPolicy, InboundRoute
 from bot.policy.monitor.actions import proposal_hook
 from bot.policy.monitor.alerts import Condition
-from bot.policy.monitor.clock import ManualClock
 from bot.policy.monitor.sink import RecordingSink
 from bot.policy.monitor.sweep import MonitorConfig, Probe, SweepReport, sweep
 from bot.policy.types import Actor
@@ -26,6 +26,8 @@ def anyone_approves(user_id: str) -> bool:
 
 
 def add_policy(session: Session, domain: str, mx: list[str], **kw: object) -> DomainPolicy:
+    kw.setdefault("created_at", system_clock())
+    kw.setdefault("updated_at", kw["created_at"])
     policy = DomainPolicy(domain=domain, level=kw.pop("level", "strict"), mx_hosts=mx, **kw)
     session.add(policy)
     session.commit()
@@ -33,7 +35,13 @@ def add_policy(session: Session, domain: str, mx: list[str], **kw: object) -> Do
 
 
 def add_route(session: Session, host: str, port: int, verdict: str = "strict") -> InboundRoute:
-    route = InboundRoute(host=host, port=port, last_verdict=verdict)
+    route = InboundRoute(
+        host=host,
+        port=port,
+        last_verdict=verdict,
+        created_at=system_clock(),
+        updated_at=system_clock(),
+    )
     session.add(route)
     session.commit()
     return route

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from bot.clock import system_clock
 from bot.config import Settings
 from bot.policy.approvals import Outcome, approve
 from bot.policy.errors import InvalidInput, InvalidState, NotFound
@@ -286,4 +287,5 @@ async def test_perform_refuses_stale_or_forged_clicks(
             action=action,
             value=value,
             user=ANN,
+            clock=system_clock,
         )

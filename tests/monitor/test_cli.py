@@ -16,9 +16,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.cli import main
+from bot.clock import ManualClock
 from bot.config import Settings
 from bot.policy.monitor.alerts import Condition
-from bot.policy.monitor.clock import ManualClock
 from bot.policy.monitor.models import MonitorItem
 from bot.policy.monitor.runner import run_monitor
 from bot.policy.monitor.sink import RecordingSink

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bot.clock import ManualClock
 from bot.policy.errors import InvalidInput
 from bot.policy.monitor.alerts import Condition, Severity, SubjectKind
-from bot.policy.monitor.clock import ManualClock
 from bot.policy.monitor.history import at_risk_first, domain_status
 from bot.policy.monitor.sink import RecordingSink
 from bot.policy.monitor.store import record_validation

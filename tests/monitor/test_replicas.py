@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from bot.clock import system_clock
 from bot.policy.models import DomainPolicy, Validation
 from bot.policy.monitor.models import MonitorAlert, MonitorItem
 from tests.support.certs import CertCase, Pki
@@ -69,7 +70,15 @@ def test_two_monitor_processes_check_each_due_item_once(
         servers.append(
             SmtpServer(address, port, cert=monitor_pki.serve(case, mx), name=mx, reply_delay=0.05)
         )
-        session.add(DomainPolicy(domain=f"d{i}.test", level="strict", mx_hosts=[mx]))
+        session.add(
+            DomainPolicy(
+                domain=f"d{i}.test",
+                level="strict",
+                mx_hosts=[mx],
+                created_at=system_clock(),
+                updated_at=system_clock(),
+            )
+        )
     session.commit()
     # every item was last checked a period ago: all are due now
     past = datetime.now(UTC) - timedelta(minutes=1)
@@ -77,7 +86,11 @@ def test_two_monitor_processes_check_each_due_item_once(
         assert policy.id is not None
         session.add(
             MonitorItem(
-                subject="policy", subject_id=policy.id, name=policy.domain, next_check_at=past
+                subject="policy",
+                subject_id=policy.id,
+                name=policy.domain,
+                next_check_at=past,
+                created_at=system_clock(),
             )
         )
     session.commit()

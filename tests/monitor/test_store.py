@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from bot.clock import ManualClock, system_clock
 from bot.policy.models import DomainPolicy, InboundRoute, Validation
 from bot.policy.monitor.alerts import Alert, Condition, Thresholds
-from bot.policy.monitor.clock import ManualClock
 from bot.policy.monitor.models import MonitorAlert, MonitorItem
 from bot.policy.monitor.sink import RecordingSink
 from bot.policy.monitor.store import MAX_ATTEMPTS, claim, sync_items
@@ -30,6 +30,8 @@ CONFIG = MonitorConfig(
 
 
 def add_policy(session: Session, domain: str, level: str = "strict", **kw: object) -> DomainPolicy:
+    kw.setdefault("created_at", T0)
+    kw.setdefault("updated_at", kw["created_at"])
     policy = DomainPolicy(domain=domain, level=level, mx_hosts=[f"mx1.{domain}"], **kw)
     session.add(policy)
     session.commit()
@@ -43,7 +45,15 @@ def strict(domain: str) -> object:
 def test_items_are_spread_over_the_period(session: Session) -> None:
     for i in range(40):
         add_policy(session, f"p{i}.test")
-    session.add(InboundRoute(host="in.company.test", port=25, last_verdict="strict"))
+    session.add(
+        InboundRoute(
+            host="in.company.test",
+            port=25,
+            last_verdict="strict",
+            created_at=system_clock(),
+            updated_at=system_clock(),
+        )
+    )
     session.commit()
     sync_items(session=session, now=T0, period=24 * HOUR)
     items = session.exec(select(MonitorItem)).all()
@@ -228,7 +238,15 @@ async def test_removing_a_policy_clears_its_alerts_with_a_follow_up(
 
 
 async def test_routes_are_probed_by_their_label(engine: Engine, session: Session) -> None:
-    session.add(InboundRoute(host="in.company.test", port=2525, last_verdict="strict"))
+    session.add(
+        InboundRoute(
+            host="in.company.test",
+            port=2525,
+            last_verdict="strict",
+            created_at=system_clock(),
+            updated_at=system_clock(),
+        )
+    )
     session.commit()
     r = result(
         "in.company.test", host("in.company.test", Verdict.UNSUPPORTED), kind=TargetKind.ROUTE

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session
 
+from bot.clock import system_clock
 from bot.policy.models import Validation
 from bot.policy.requests import Rules
 from bot.policy.types import Actor
@@ -60,5 +63,13 @@ def route_result(route: str, verdict: Verdict = Verdict.STRICT) -> TargetResult:
     )
 
 
-def validated(session: Session, domain: str, verdict: Verdict = Verdict.STRICT) -> Validation:
-    return record_validation(session=session, result=domain_result(domain, verdict), actor=ANN)
+def validated(
+    session: Session, domain: str, verdict: Verdict = Verdict.STRICT, *, now: datetime | None = None
+) -> Validation:
+    """A stored validation of ``domain``: at ``now`` when the test fixes an instant."""
+    return record_validation(
+        session=session,
+        result=domain_result(domain, verdict),
+        actor=ANN,
+        now=now or system_clock(),
+    )

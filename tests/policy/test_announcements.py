@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
+from bot.clock import system_clock
 from bot.policy.announcements import announcement_of, record_announcement
 from bot.policy.approvals import reject
 from bot.policy.requests import Rules
@@ -24,6 +25,7 @@ def _pending(session: Session) -> int:
         route="mx1.corp.example:25",
         validation_id=None,
         rules=Rules(),
+        now=system_clock(),
     )
     assert request.id is not None
     return request.id
@@ -45,6 +47,7 @@ def test_a_request_decided_before_the_record_keeps_no_announcement(session: Sess
         actor=Actor("UANN", "ann"),
         is_approver=is_approver,
         reason="withdrawn",
+        now=system_clock(),
     )
     assert not record_announcement(session=session, request_id=request_id, announcement=WHERE)
     session.expire_all()

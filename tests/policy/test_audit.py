@@ -216,6 +216,7 @@ def test_concurrent_appends_do_not_fork_the_chain(database: TestDatabase, engine
                             actor=Actor(f"U{k}", f"writer {k}"),
                             action=AuditAction.EXPORT_PUBLISHED,
                             subject=f"export {k}/{i}",
+                            now=T,
                         )
         except BaseException as exc:  # reported below
             errors.append(exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
+from bot.clock import system_clock
 from bot.policy import queries
 from bot.policy.approvals import approve
 from bot.policy.batch import MAX_BATCH, LineStatus, check_batch, split_entries
@@ -57,15 +58,18 @@ def test_each_line_is_classified(session: Session) -> None:
             requester=ANN,
             entries=[("has.example", validated(session, "has.example").id)],
             rules=RULES,
+            now=system_clock(),
         ).id,
         approver=BO,
         is_approver=is_approver,
+        now=system_clock(),
     )
     pending = propose_add_domains(
         session=session,
         requester=BO,
         entries=[("wait.example", validated(session, "wait.example").id)],
         rules=RULES,
+        now=system_clock(),
     )
     text = "\n".join(
         [
@@ -136,9 +140,14 @@ def test_unusable_batches_are_error_values(session: Session, text: str, error: s
 
 
 def _draft_with(session: Session, text: str) -> Draft:
-    draft = start_draft(session=session, owner=ANN)
+    draft = start_draft(session=session, owner=ANN, now=system_clock())
     draft, check = add_text(
-        session=session, draft_id=draft.id, version=draft.version, text=text, actor=ANN
+        session=session,
+        draft_id=draft.id,
+        version=draft.version,
+        text=text,
+        actor=ANN,
+        now=system_clock(),
     )
     assert check.error is None
     return draft
@@ -146,7 +155,7 @@ def _draft_with(session: Session, text: str) -> Draft:
 
 def test_draft_lives_in_the_database_and_is_resumed(session: Session) -> None:
     draft = _draft_with(session, "a.example\nbad domain")
-    again = start_draft(session=session, owner=ANN)
+    again = start_draft(session=session, owner=ANN, now=system_clock())
     assert again.id == draft.id
     session.expire_all()
     stored = session.get(Draft, draft.id)
@@ -154,21 +163,33 @@ def test_draft_lives_in_the_database_and_is_resumed(session: Session) -> None:
         ("a.example", "ok"),
         ("bad domain", "invalid"),
     ]
-    assert start_draft(session=session, owner=BO).id != draft.id
+    assert start_draft(session=session, owner=BO, now=system_clock()).id != draft.id
 
 
 def test_remove_a_line_then_keep_the_clean_ones(session: Session) -> None:
     draft = _draft_with(session, "a.example\nbad domain\nb.example\na.example")
     bad = draft.lines[1]["id"]
     draft = remove_line(
-        session=session, draft_id=draft.id, version=draft.version, line_id=bad, actor=ANN
+        session=session,
+        draft_id=draft.id,
+        version=draft.version,
+        line_id=bad,
+        actor=ANN,
+        now=system_clock(),
     )
     assert [line["text"] for line in draft.lines] == ["a.example", "b.example", "a.example"]
-    draft = keep_clean_lines(session=session, draft_id=draft.id, version=draft.version, actor=ANN)
+    draft = keep_clean_lines(
+        session=session, draft_id=draft.id, version=draft.version, actor=ANN, now=system_clock()
+    )
     assert [line["domain"] for line in draft.lines] == ["a.example", "b.example"]
     with pytest.raises(NotFound):
         remove_line(
-            session=session, draft_id=draft.id, version=draft.version, line_id=bad, actor=ANN
+            session=session,
+            draft_id=draft.id,
+            version=draft.version,
+            line_id=bad,
+            actor=ANN,
+            now=system_clock(),
         )
 
 
@@ -180,12 +201,18 @@ def test_batch_limit_counts_lines_already_in_the_draft(session: Session) -> None
         version=draft.version,
         text="\n".join(f"e{i}.example" for i in range(11)),
         actor=ANN,
+        now=system_clock(),
     )
     assert check.error is not None
     assert "40 already in the list" in check.error
     assert (same.version, len(same.lines)) == (draft.version, 40)  # unchanged
     draft, check = add_text(
-        session=session, draft_id=draft.id, version=draft.version, text="d3.example", actor=ANN
+        session=session,
+        draft_id=draft.id,
+        version=draft.version,
+        text="d3.example",
+        actor=ANN,
+        now=system_clock(),
     )
     assert check.lines[0].status is LineStatus.DUPLICATE
 
@@ -195,7 +222,12 @@ def test_stale_version_is_refused(session: Session) -> None:
     old_version = draft.version - 1
     with pytest.raises(StaleDraft, match="changed elsewhere"):
         add_text(
-            session=session, draft_id=draft.id, version=old_version, text="b.example", actor=ANN
+            session=session,
+            draft_id=draft.id,
+            version=old_version,
+            text="b.example",
+            actor=ANN,
+            now=system_clock(),
         )
     session.expire_all()
     assert len(session.get(Draft, draft.id).lines) == 1
@@ -205,19 +237,47 @@ def test_only_the_owner_edits_a_draft(session: Session) -> None:
     draft = _draft_with(session, "a.example")
     with pytest.raises(NotAllowed):
         add_text(
-            session=session, draft_id=draft.id, version=draft.version, text="b.example", actor=BO
+            session=session,
+            draft_id=draft.id,
+            version=draft.version,
+            text="b.example",
+            actor=BO,
+            now=system_clock(),
         )
     with pytest.raises(NotFound):
-        add_text(session=session, draft_id=9999, version=1, text="b.example", actor=ANN)
+        add_text(
+            session=session,
+            draft_id=9999,
+            version=1,
+            text="b.example",
+            actor=ANN,
+            now=system_clock(),
+        )
 
 
 def test_submit_needs_every_line_clean_and_validated(session: Session) -> None:
     draft = _draft_with(session, "a.example\nb.example\nbad domain")
     with pytest.raises(BatchError, match="remove that line first"):
-        submit(session=session, draft_id=draft.id, version=draft.version, actor=ANN, rules=RULES)
-    draft = keep_clean_lines(session=session, draft_id=draft.id, version=draft.version, actor=ANN)
+        submit(
+            session=session,
+            draft_id=draft.id,
+            version=draft.version,
+            actor=ANN,
+            rules=RULES,
+            now=system_clock(),
+        )
+    draft = keep_clean_lines(
+        session=session, draft_id=draft.id, version=draft.version, actor=ANN, now=system_clock()
+    )
     with pytest.raises(BatchError, match=r"a\.example has not been validated yet"):
-        submit(session=session, draft_id=draft.id, version=draft.version, actor=ANN, rules=RULES)
+        submit(
+            session=session,
+            draft_id=draft.id,
+            version=draft.version,
+            actor=ANN,
+            rules=RULES,
+            now=system_clock(),
+        )
     a, b = draft.lines
     draft = attach_validation(
         session=session,
@@ -226,6 +286,7 @@ def test_submit_needs_every_line_clean_and_validated(session: Session) -> None:
         line_id=a["id"],
         validation_id=validated(session, "a.example").id,
         actor=ANN,
+        now=system_clock(),
     )
     draft = attach_validation(
         session=session,
@@ -234,9 +295,17 @@ def test_submit_needs_every_line_clean_and_validated(session: Session) -> None:
         line_id=b["id"],
         validation_id=validated(session, "b.example", Verdict.UNSUPPORTED).id,
         actor=ANN,
+        now=system_clock(),
     )
     with pytest.raises(BatchError, match=r"b\.example validated as TLS Not Supported"):
-        submit(session=session, draft_id=draft.id, version=draft.version, actor=ANN, rules=RULES)
+        submit(
+            session=session,
+            draft_id=draft.id,
+            version=draft.version,
+            actor=ANN,
+            rules=RULES,
+            now=system_clock(),
+        )
     with pytest.raises(BatchError, match=r"is of a\.example, not b\.example"):
         attach_validation(
             session=session,
@@ -245,6 +314,7 @@ def test_submit_needs_every_line_clean_and_validated(session: Session) -> None:
             line_id=b["id"],
             validation_id=draft.lines[0]["validation_id"],
             actor=ANN,
+            now=system_clock(),
         )
     draft = attach_validation(
         session=session,
@@ -253,10 +323,16 @@ def test_submit_needs_every_line_clean_and_validated(session: Session) -> None:
         line_id=b["id"],
         validation_id=validated(session, "b.example", Verdict.RELAXED).id,
         actor=ANN,
+        now=system_clock(),
     )
     assert session.exec(select(ChangeRequest)).all() == []  # nothing half-written so far
     request = submit(
-        session=session, draft_id=draft.id, version=draft.version, actor=ANN, rules=RULES
+        session=session,
+        draft_id=draft.id,
+        version=draft.version,
+        actor=ANN,
+        rules=RULES,
+        now=system_clock(),
     )
     assert [(i["domain"], i["level"]) for i in request.items] == [
         ("a.example", "strict"),
@@ -266,15 +342,26 @@ def test_submit_needs_every_line_clean_and_validated(session: Session) -> None:
     stored = session.get(Draft, draft.id)
     assert (stored.state, stored.request_id) == ("submitted", request.id)
     with pytest.raises(StaleDraft):
-        submit(session=session, draft_id=draft.id, version=stored.version, actor=ANN, rules=RULES)
+        submit(
+            session=session,
+            draft_id=draft.id,
+            version=stored.version,
+            actor=ANN,
+            rules=RULES,
+            now=system_clock(),
+        )
     assert len(session.exec(select(ChangeRequest)).all()) == 1
-    assert start_draft(session=session, owner=ANN).id != draft.id  # a fresh one next time
+    assert (
+        start_draft(session=session, owner=ANN, now=system_clock()).id != draft.id
+    )  # a fresh one next time
 
 
 def test_discarded_draft_is_not_resumed(session: Session) -> None:
     draft = _draft_with(session, "a.example")
-    discard(session=session, draft_id=draft.id, version=draft.version, actor=ANN)
-    assert start_draft(session=session, owner=ANN).id != draft.id
+    discard(
+        session=session, draft_id=draft.id, version=draft.version, actor=ANN, now=system_clock()
+    )
+    assert start_draft(session=session, owner=ANN, now=system_clock()).id != draft.id
 
 
 def test_summary_counts_policies_and_pending(session: Session) -> None:
@@ -283,10 +370,17 @@ def test_summary_counts_policies_and_pending(session: Session) -> None:
         requester=ANN,
         entries=[(d, validated(session, d).id) for d in ("a.example", "b.example")],
         rules=RULES,
+        now=system_clock(),
     )
     before = queries.summary(session=session)
     assert (before.policies, before.pending_requests) == (0, 1)
-    approve(session=session, request_id=request.id, approver=BO, is_approver=is_approver)
+    approve(
+        session=session,
+        request_id=request.id,
+        approver=BO,
+        is_approver=is_approver,
+        now=system_clock(),
+    )
     after = queries.summary(session=session)
     assert (after.policies, after.pending_requests, after.routes_ready) == (2, 0, False)
     assert str(after).startswith("2 external domain TLS policies")
@@ -300,10 +394,20 @@ def test_a_long_lived_session_edits_the_current_draft_not_a_stale_copy(
     draft = _draft_with(session, "a.example\nb.example")  # this session now caches the draft
     with new_session(engine) as other:  # another replica adds a line
         fresh, _ = add_text(
-            session=other, draft_id=draft.id, version=draft.version, text="c.example", actor=ANN
+            session=other,
+            draft_id=draft.id,
+            version=draft.version,
+            text="c.example",
+            actor=ANN,
+            now=system_clock(),
         )
     first = draft.lines[0]["id"]
     updated = remove_line(
-        session=session, draft_id=draft.id, version=fresh.version, line_id=first, actor=ANN
+        session=session,
+        draft_id=draft.id,
+        version=fresh.version,
+        line_id=first,
+        actor=ANN,
+        now=system_clock(),
     )
     assert [line["domain"] for line in updated.lines] == ["b.example", "c.example"]

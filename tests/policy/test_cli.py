@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from bot import cli
+from bot.clock import system_clock
 from bot.policy import audit
 from bot.policy.audit import AuditAction
 from bot.policy.db import head_revision, make_engine, new_session, open_checked, transaction
@@ -90,6 +91,7 @@ def _seed(database_url: str, n: int) -> None:
                 subject=f"request #{i}",
                 after={"i": i},
                 request_id=i,
+                now=system_clock(),
             )
     engine.dispose()
 

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from bot.clock import system_clock
 from bot.policy import queries
 from bot.policy.approvals import Outcome, approve, reject
 from bot.policy.audit import AuditAction, events, verify
@@ -43,6 +44,7 @@ def _proposal(session: Session, rules: Rules = RULES) -> int:
         requester=ANN,
         entries=[("race.example", validated(session, "race.example").id)],
         rules=rules,
+        now=system_clock(),
     )
     assert request.id is not None
     return request.id
@@ -83,7 +85,15 @@ def _transitions(session: Session, request_id: int) -> Counter[str]:
 def test_many_approvers_at_once_apply_exactly_once(engine: Engine, session: Session) -> None:
     request_id = _proposal(session)
     calls = [
-        (lambda s, a=a: approve(session=s, request_id=request_id, approver=a, is_approver=_anyone))
+        (
+            lambda s, a=a: approve(
+                session=s,
+                request_id=request_id,
+                approver=a,
+                is_approver=_anyone,
+                now=system_clock(),
+            )
+        )
         for a in APPROVERS
     ]
     results = _race(engine, calls)
@@ -100,7 +110,15 @@ def test_double_click_by_one_approver_counts_once(engine: Engine, session: Sessi
     request_id = _proposal(session)
     same = APPROVERS[0]
     calls = [
-        (lambda s: approve(session=s, request_id=request_id, approver=same, is_approver=_anyone))
+        (
+            lambda s: approve(
+                session=s,
+                request_id=request_id,
+                approver=same,
+                is_approver=_anyone,
+                now=system_clock(),
+            )
+        )
         for _ in range(6)
     ]
     results = _race(engine, calls)
@@ -116,13 +134,22 @@ def test_approve_and_reject_at_once_decide_once(engine: Engine, session: Session
         if i % 2:
             calls.append(
                 lambda s, a=actor: approve(
-                    session=s, request_id=request_id, approver=a, is_approver=_anyone
+                    session=s,
+                    request_id=request_id,
+                    approver=a,
+                    is_approver=_anyone,
+                    now=system_clock(),
                 )
             )
         else:
             calls.append(
                 lambda s, a=actor: reject(
-                    session=s, request_id=request_id, actor=a, is_approver=_anyone, reason="no"
+                    session=s,
+                    request_id=request_id,
+                    actor=a,
+                    is_approver=_anyone,
+                    reason="no",
+                    now=system_clock(),
                 )
             )
     results = _race(engine, calls)
@@ -144,7 +171,15 @@ def test_two_of_many_approvers_needed_applies_once_with_two(
 ) -> None:
     request_id = _proposal(session, Rules(required_approvals=2))
     calls = [
-        (lambda s, a=a: approve(session=s, request_id=request_id, approver=a, is_approver=_anyone))
+        (
+            lambda s, a=a: approve(
+                session=s,
+                request_id=request_id,
+                approver=a,
+                is_approver=_anyone,
+                now=system_clock(),
+            )
+        )
         for a in APPROVERS[:4]
     ] * 2  # every approver clicks twice
     results = _race(engine, calls)
@@ -174,6 +209,7 @@ def _process_approve(
                     request_id=request_id,
                     approver=APPROVERS[index],
                     is_approver=_anyone,
+                    now=system_clock(),
                 )
                 results.put(decision.outcome.value)
             except PolicyError as exc:
@@ -219,9 +255,18 @@ def test_overlapping_requests_in_opposite_orders_neither_deadlock_nor_both_apply
         requester=ANN,
         entries=[(d, validated(session, d).id) for d in domains],
         rules=RULES,
+        now=system_clock(),
     )
-    approve_(session=session, request_id=setup.id, approver=APPROVERS[0], is_approver=_anyone)
-    remove = propose_remove_domains(session=session, requester=ANN, domains=domains, rules=RULES)
+    approve_(
+        session=session,
+        request_id=setup.id,
+        approver=APPROVERS[0],
+        is_approver=_anyone,
+        now=system_clock(),
+    )
+    remove = propose_remove_domains(
+        session=session, requester=ANN, domains=domains, rules=RULES, now=system_clock()
+    )
     relax = propose(
         session=session,
         kind="relax",
@@ -231,9 +276,14 @@ def test_overlapping_requests_in_opposite_orders_neither_deadlock_nor_both_apply
         ],
         requester=ANN,
         rules=RULES,
+        now=system_clock(),
     )
     calls = [
-        (lambda s, r=r, a=a: approve(session=s, request_id=r, approver=a, is_approver=_anyone))
+        (
+            lambda s, r=r, a=a: approve(
+                session=s, request_id=r, approver=a, is_approver=_anyone, now=system_clock()
+            )
+        )
         for r, a in ((remove.id, APPROVERS[1]), (relax.id, APPROVERS[2]))
     ] * 3
     results = _race(engine, calls)

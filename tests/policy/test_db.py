@@ -37,6 +37,7 @@ def _request(**kw: object) -> ChangeRequest:
         "requester_id": "U1",
         "requester_name": "Ann",
         "expires_at": NOW,
+        "created_at": NOW,
     }
     values.update(kw)
     return ChangeRequest.model_validate(values)
@@ -111,20 +112,28 @@ def test_timestamps_come_back_timezone_aware_utc(session: Session) -> None:
 
 def test_one_active_policy_per_domain_but_removed_ones_may_repeat(session: Session) -> None:
     for _ in range(2):
-        session.add(DomainPolicy(domain="a.example", level="strict", status=RecordStatus.REMOVED))
-    session.add(DomainPolicy(domain="a.example", level="strict"))
+        session.add(
+            DomainPolicy(
+                domain="a.example",
+                level="strict",
+                status=RecordStatus.REMOVED,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
+    session.add(DomainPolicy(domain="a.example", level="strict", created_at=NOW, updated_at=NOW))
     session.commit()
-    session.add(DomainPolicy(domain="a.example", level="relaxed"))
+    session.add(DomainPolicy(domain="a.example", level="relaxed", created_at=NOW, updated_at=NOW))
     with pytest.raises(IntegrityError):
         session.commit()
     session.rollback()
 
 
 def test_one_active_route_per_host_and_port(session: Session) -> None:
-    session.add(InboundRoute(host="mx.corp.example", port=25))
-    session.add(InboundRoute(host="mx.corp.example", port=2525))
+    session.add(InboundRoute(host="mx.corp.example", port=25, created_at=NOW, updated_at=NOW))
+    session.add(InboundRoute(host="mx.corp.example", port=2525, created_at=NOW, updated_at=NOW))
     session.commit()
-    session.add(InboundRoute(host="mx.corp.example", port=25))
+    session.add(InboundRoute(host="mx.corp.example", port=25, created_at=NOW, updated_at=NOW))
     with pytest.raises(IntegrityError):
         session.commit()
     session.rollback()
@@ -135,9 +144,13 @@ def test_one_approval_per_request_and_approver(session: Session) -> None:
     session.add(request)
     session.commit()
     assert request.id is not None
-    session.add(Approval(request_id=request.id, approver_id="U2", approver_name="Bo"))
+    session.add(
+        Approval(request_id=request.id, approver_id="U2", approver_name="Bo", created_at=NOW)
+    )
     session.commit()
-    session.add(Approval(request_id=request.id, approver_id="U2", approver_name="Bo"))
+    session.add(
+        Approval(request_id=request.id, approver_id="U2", approver_name="Bo", created_at=NOW)
+    )
     with pytest.raises(IntegrityError):
         session.commit()
     session.rollback()
@@ -146,7 +159,7 @@ def test_one_approval_per_request_and_approver(session: Session) -> None:
 def test_session_scope_rolls_back_on_error(engine: Engine) -> None:
     def fail_half_way() -> None:
         with session_scope(engine) as s:
-            s.add(InboundRoute(host="mx.corp.example"))
+            s.add(InboundRoute(host="mx.corp.example", created_at=NOW, updated_at=NOW))
             s.flush()
             raise RuntimeError("boom")
 

@@ -13,6 +13,7 @@ import email_validator
 import pytest
 from sqlalchemy import Engine
 
+from bot.clock import system_clock
 from bot.config import Secret, Settings
 from bot.slack.app import build_app
 from bot.slack.server import bound_port, start_http
@@ -69,7 +70,9 @@ async def running_bot(
 ) -> AsyncIterator[Bot]:
     """One ``tlsbot serve`` in HTTP mode on a loopback port, over ``engine``."""
     settings = make_settings(api.base_url + "api/", **overrides)
-    services = Services.for_settings(settings, store=Store(engine), prober=prober)
+    services = Services.for_settings(
+        settings, store=Store(engine), prober=prober, clock=system_clock
+    )
     async with aiohttp.ClientSession() as http:
         app = build_app(settings, services=services, http=http)
         runner = await start_http(app, "127.0.0.1", 0)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
+from bot.clock import system_clock
 from bot.policy.models import ChangeRequest
 from bot.policy.queries import list_routes
 from bot.policy.requests import Rules, propose_add_domains
@@ -31,6 +32,7 @@ def route_request(bot: Bot, requester: str = REQUESTER) -> int:
             route="mx1.corp.example:25",
             validation_id=None,
             rules=Rules(),
+            now=system_clock(),
         )
         assert request.id is not None
         return request.id
@@ -158,11 +160,13 @@ async def test_the_message_spells_out_the_evidence_and_warns_on_unverified_tls(b
         ]:
             bot.prober.verdicts[domain] = verdict
             result = asyncio.run(bot.prober.probe_domain(domain))
-            validation = record_validation(session=session, result=result, actor=ann)
+            validation = record_validation(
+                session=session, result=result, actor=ann, now=system_clock()
+            )
             assert validation.id is not None
             entries.append((domain, validation.id))
         request = propose_add_domains(
-            session=session, requester=ann, entries=entries, rules=Rules()
+            session=session, requester=ann, entries=entries, rules=Rules(), now=system_clock()
         )
         assert request.id is not None
         return request.id
@@ -184,6 +188,7 @@ async def test_two_approvals_needed_the_message_counts_them(bot: Bot) -> None:
             route="mx1.corp.example:25",
             validation_id=None,
             rules=Rules(required_approvals=2),
+            now=system_clock(),
         )
         assert request.id is not None
         return request.id

@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlmodel import Session
 
+from bot.clock import system_clock
 from bot.policy.approvals import approve
 from bot.policy.requests import Rules, propose_add_domains
 from bot.policy.route_requests import propose_add_route
@@ -38,21 +39,30 @@ def seed(bot: Bot) -> int:
     def run(session: Session) -> int:
         entries = []
         for domain, result in results.items():
-            validation = record_validation(session=session, result=result, actor=ANN)
+            validation = record_validation(
+                session=session, result=result, actor=ANN, now=system_clock()
+            )
             assert validation.id is not None
             entries.append((domain, validation.id))
         request = propose_add_domains(
-            session=session, requester=ANN, entries=entries, rules=Rules()
+            session=session, requester=ANN, entries=entries, rules=Rules(), now=system_clock()
         )
         assert request.id is not None
-        approve(session=session, request_id=request.id, approver=BO, is_approver=lambda _: True)
-        record_validation(session=session, result=failing, actor=ANN)
+        approve(
+            session=session,
+            request_id=request.id,
+            approver=BO,
+            is_approver=lambda _: True,
+            now=system_clock(),
+        )
+        record_validation(session=session, result=failing, actor=ANN, now=system_clock())
         pending = propose_add_route(
             session=session,
             requester=ANN,
             route="mx9.corp.example",
             validation_id=None,
             rules=Rules(),
+            now=system_clock(),
         )
         assert pending.id is not None
         return pending.id

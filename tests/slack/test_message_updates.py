@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
+from bot.clock import system_clock
 from bot.policy.announcements import announcement_of
 from bot.policy.approvals import reject
 from bot.policy.models import ChangeRequest
 from bot.policy.monitor.alerts import ActionId
-from bot.policy.monitor.clock import utc_now
 from bot.policy.monitor.models import MonitorAlert
 from bot.policy.types import Actor, RequestState
 from bot.slack.app import build_client
@@ -45,7 +45,7 @@ def make_overdue(bot: Bot, request_id: int) -> None:
     def run(session: Session) -> None:
         request = session.get(ChangeRequest, request_id)
         assert request is not None
-        request.expires_at = utc_now() - timedelta(minutes=1)
+        request.expires_at = system_clock() - timedelta(minutes=1)
         session.add(request)
 
     bot.services.store.run_sync(run)
@@ -96,6 +96,7 @@ async def test_a_request_decided_before_its_post_was_recorded_shows_the_decision
             actor=Actor(REQUESTER, "ann"),
             is_approver=lambda _: False,
             reason="withdrawn",
+            now=system_clock(),
         )
     )
     await post_request(bot.services, build_client(bot.services.settings), rid)

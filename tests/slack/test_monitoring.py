@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from bot.clock import system_clock
 from bot.commands import serve
 from bot.policy.models import ChangeRequest, DomainPolicy
 from bot.policy.monitor.actions import request_change
 from bot.policy.monitor.alerts import ActionId, Alert, Condition, Severity, SubjectKind
-from bot.policy.monitor.clock import utc_now
 from bot.policy.monitor.models import MonitorItem
 from bot.policy.monitor.runner import run_once
 from bot.policy.monitor.sink import LogSink, RecordingSink
@@ -46,7 +46,13 @@ pytestmark = [pytest.mark.timeout(60), pytest.mark.db]
 
 def add_policy(bot: Bot, domain: str, mx: list[str]) -> int:
     def run(session: Session) -> int:
-        policy = DomainPolicy(domain=domain, level="strict", mx_hosts=mx)
+        policy = DomainPolicy(
+            domain=domain,
+            level="strict",
+            mx_hosts=mx,
+            created_at=system_clock(),
+            updated_at=system_clock(),
+        )
         session.add(policy)
         session.flush()
         assert policy.id is not None
@@ -64,6 +70,7 @@ async def sweep_once(bot: Bot) -> None:
         everything=True,
         engine=bot.services.store.engine,
         prober=bot.prober,
+        clock=system_clock,
     )
 
 
@@ -220,8 +227,9 @@ async def test_an_overdue_request_expires_and_the_requester_is_told(bot: Bot) ->
             route="mx1.corp.example",
             validation_id=None,
             rules=Rules(),
+            now=system_clock(),
         )
-        request.expires_at = utc_now() - timedelta(minutes=1)
+        request.expires_at = system_clock() - timedelta(minutes=1)
         session.add(request)
         assert request.id is not None
         return request.id
@@ -266,7 +274,13 @@ async def test_serve_checks_a_due_policy_and_stops_the_monitor(
     store = Store(engine)
 
     def add(session: Session) -> int:
-        policy = DomainPolicy(domain="self.test", level="strict", mx_hosts=["mx.self.test"])
+        policy = DomainPolicy(
+            domain="self.test",
+            level="strict",
+            mx_hosts=["mx.self.test"],
+            created_at=system_clock(),
+            updated_at=system_clock(),
+        )
         session.add(policy)
         session.flush()
         assert policy.id is not None
@@ -275,7 +289,15 @@ async def test_serve_checks_a_due_policy_and_stops_the_monitor(
     policy_id = store.run_sync(add)
     stop, started = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(
-        serve.serve(settings, store, host="127.0.0.1", stop=stop, started=started, poll=0.2)
+        serve.serve(
+            settings,
+            store,
+            host="127.0.0.1",
+            stop=stop,
+            started=started,
+            poll=0.2,
+            clock=system_clock,
+        )
     )
     try:
         await asyncio.wait_for(started.wait(), 10)
@@ -321,7 +343,12 @@ async def test_a_request_the_monitor_opened_is_posted_for_approval_with_its_aler
 ) -> None:
     def observed(session: Session) -> tuple[int, int]:
         policy = DomainPolicy(
-            domain="partner.test", level="strict", mx_hosts=["mx.partner.test"], mode="observe"
+            domain="partner.test",
+            level="strict",
+            mx_hosts=["mx.partner.test"],
+            mode="observe",
+            created_at=system_clock(),
+            updated_at=system_clock(),
         )
         session.add(policy)
         session.flush()
@@ -332,6 +359,7 @@ async def test_a_request_the_monitor_opened_is_posted_for_approval_with_its_aler
             policy_id=policy.id,
             requester=SYSTEM,
             settings=bot.services.settings,
+            now=system_clock(),
         )
         assert request.id is not None
         return policy.id, request.id

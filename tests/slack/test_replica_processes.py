@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bot.clock import system_clock
 from bot.policy.approvals import approve
 from bot.policy.queries import list_policies
 from bot.policy.requests import Rules
@@ -122,17 +123,24 @@ async def two_processes(
 
 def approved_route(session: Session, result_port: int, result: object) -> None:
     ann, bo = Actor(REQUESTER, "ann"), Actor(APPROVER, "bo")
-    validation = record_validation(session=session, result=result, actor=ann)  # type: ignore[arg-type]
+    validation = record_validation(session=session, result=result, actor=ann, now=system_clock())  # type: ignore[arg-type]
     request = propose_add_route(
         session=session,
         requester=ann,
         route=f"mx1.corp.test:{result_port}",
         validation_id=validation.id,
         rules=Rules(),
+        now=system_clock(),
     )
     assert request.id is not None
-    approve(session=session, request_id=request.id, approver=bo, is_approver=lambda _: True)
-    record_validation(session=session, result=result, actor=ann)  # type: ignore[arg-type]
+    approve(
+        session=session,
+        request_id=request.id,
+        approver=bo,
+        is_approver=lambda _: True,
+        now=system_clock(),
+    )
+    record_validation(session=session, result=result, actor=ann, now=system_clock())  # type: ignore[arg-type]
 
 
 async def test_one_flow_alternating_between_two_serve_processes(

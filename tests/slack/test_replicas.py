@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlmodel import Session
 
+from bot.clock import system_clock
 from bot.policy.approvals import approve
 from bot.policy.queries import list_policies
 from bot.policy.requests import Rules
@@ -54,17 +55,26 @@ async def approved_route(bot: Bot, world: Net) -> None:
 
     def store(session: Session) -> None:
         ann, bo = Actor(REQUESTER, "ann"), Actor(APPROVER, "bo")
-        validation = record_validation(session=session, result=result, actor=ann)
+        validation = record_validation(
+            session=session, result=result, actor=ann, now=system_clock()
+        )
         request = propose_add_route(
             session=session,
             requester=ann,
             route=f"mx1.corp.test:{port}",
             validation_id=validation.id,
             rules=Rules(),
+            now=system_clock(),
         )
         assert request.id is not None
-        approve(session=session, request_id=request.id, approver=bo, is_approver=lambda _: True)
-        record_validation(session=session, result=result, actor=ann)
+        approve(
+            session=session,
+            request_id=request.id,
+            approver=bo,
+            is_approver=lambda _: True,
+            now=system_clock(),
+        )
+        record_validation(session=session, result=result, actor=ann, now=system_clock())
 
     bot.services.store.run_sync(store)
 

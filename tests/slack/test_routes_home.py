@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from sqlmodel import Session
 
+from bot.clock import system_clock
 from bot.policy.approvals import approve
 from bot.policy.requests import Rules
 from bot.policy.route_requests import propose_add_route
@@ -29,6 +30,7 @@ def route_in_force(bot: Bot) -> None:
             route="mx1.corp.example",
             validation_id=None,
             rules=Rules(),
+            now=system_clock(),
         )
         assert request.id is not None
         approve(
@@ -36,6 +38,7 @@ def route_in_force(bot: Bot) -> None:
             request_id=request.id,
             approver=Actor(APPROVER, "bo"),
             is_approver=lambda _: True,
+            now=system_clock(),
         )
 
     bot.services.store.run_sync(run)

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.cli import main
+from bot.clock import system_clock
 from bot.commands import serve
 from bot.config import ConfigError, Secret
 from bot.slack.app import build_client
@@ -119,7 +120,14 @@ async def test_serve_answers_signed_requests_and_health_on_port(
     settings = replace(make_settings(slack_api.base_url + "api/"), port=port)
     stop, started = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(
-        serve.serve(settings, Store(engine), host="127.0.0.1", stop=stop, started=started)
+        serve.serve(
+            settings,
+            Store(engine),
+            host="127.0.0.1",
+            stop=stop,
+            started=started,
+            clock=system_clock,
+        )
     )
     try:
         await asyncio.wait_for(started.wait(), 10)
@@ -147,7 +155,9 @@ async def test_socket_mode_takes_requests_over_the_socket_and_acks_them(
         slack_signing_secret=None,
     )
     stop, started = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(serve.serve(settings, Store(engine), stop=stop, started=started))
+    task = asyncio.create_task(
+        serve.serve(settings, Store(engine), stop=stop, started=started, clock=system_clock)
+    )
     try:
         await asyncio.wait_for(started.wait(), 10)
         await slack_api.wait_for("apps.connections.open")

@@ -29,12 +29,12 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from bot.clock import Clock, as_utc
 from bot.config import Settings
 from bot.policy.db import new_session
 from bot.policy.errors import InvalidInput, InvalidState, NotFound, PolicyError
 from bot.policy.models import ChangeRequest, DomainPolicy, Validation
 from bot.policy.monitor.alerts import ActionId, Alert, Condition, SubjectKind, Watched
-from bot.policy.monitor.clock import Clock, as_utc, utc_now
 from bot.policy.monitor.delivery import deliver
 from bot.policy.monitor.machine import Outcome
 from bot.policy.monitor.models import MonitorItem
@@ -91,13 +91,12 @@ def request_change(
     policy_id: int,
     requester: Actor,
     settings: Settings,
-    now: datetime | None = None,
+    now: datetime,
     note: str | None = None,
 ) -> ChangeRequest:
     """Open the change request behind a Relax / Suspend / Upgrade / Enforce button."""
     if action not in _KIND:
         raise InvalidInput(f"{action.label} does not open a change request.")
-    now = now or utc_now()
     policy = session.get(DomainPolicy, policy_id)
     if policy is None or policy.status != RecordStatus.ACTIVE:
         raise NotFound("That TLS policy no longer exists.")
@@ -193,7 +192,7 @@ async def recheck(
     kind: SubjectKind,
     subject_id: int,
     config: MonitorConfig,
-    clock: Clock = utc_now,
+    clock: Clock,
 ) -> Recheck:
     """Re-check one policy or route now (the *Re-check now* button), whatever its schedule."""
     owner = new_owner()
@@ -262,7 +261,7 @@ async def perform(
     action: str,
     value: str,
     user: Actor,
-    clock: Clock = utc_now,
+    clock: Clock,
 ) -> ActionDone:
     """Handle one alert button: ``action`` is its action id, ``value`` its value.
 
@@ -325,6 +324,8 @@ def proposal_hook(settings: Settings) -> AfterRaise:
     async def after_raise(session: Session, alert: Alert, watched: Watched) -> None:
         if alert.condition is not Condition.OBSERVE_READY:
             return
+        raised = alert.raised_at
+        assert raised is not None  # stamped by the state machine with the sweep's clock
         try:
             request = request_change(
                 session=session,
@@ -332,7 +333,7 @@ def proposal_hook(settings: Settings) -> AfterRaise:
                 policy_id=int(watched.id),
                 requester=SYSTEM,
                 settings=settings,
-                now=alert.raised_at,
+                now=raised,
             )
         except PolicyError as exc:
             log.warning("could not propose enforcing %s: %s", watched.name, exc)

@@ -15,8 +15,8 @@ import logging
 
 from sqlalchemy import Engine
 
+from bot.clock import Clock
 from bot.policy.db import new_session
-from bot.policy.monitor.clock import Clock
 from bot.policy.monitor.sink import AlertSink
 from bot.policy.monitor.store import MAX_ATTEMPTS, alert_of, delivery_failed, next_undelivered
 

@@ -11,10 +11,10 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from bot.clock import as_utc
 from bot.policy.errors import InvalidInput
 from bot.policy.models import DomainPolicy, Validation
 from bot.policy.monitor.alerts import Severity, SubjectKind
-from bot.policy.monitor.clock import as_utc
 from bot.policy.monitor.models import MonitorAlert, MonitorItem
 from bot.policy.monitor.store import watched_policy
 from bot.policy.types import RecordStatus

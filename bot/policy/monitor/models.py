@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from bot.policy.types import UTCDateTime, utcnow
+from bot.policy.types import UTCDateTime
 
 _OPEN = text("resolved_at IS NULL")
 
@@ -44,7 +44,7 @@ class MonitorItem(SQLModel, table=True):
     unreachable_streak: int = Field(default=0)
     clean_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     checks: int = Field(default=0)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)  # from the caller's clock
 
 
 class MonitorAlert(SQLModel, table=True):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from bot.clock import as_utc
 from bot.policy.monitor.alerts import (
     ActionId,
     Condition,
@@ -23,7 +24,6 @@ from bot.policy.monitor.alerts import (
     Watched,
     WatchState,
 )
-from bot.policy.monitor.clock import as_utc
 from bot.probe.model import HostResult, TargetResult, Verdict
 
 

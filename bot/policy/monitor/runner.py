@@ -33,9 +33,9 @@ from typing import Any
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
+from bot.clock import Clock, as_utc
 from bot.config import Settings
 from bot.policy.db import make_engine, new_session
-from bot.policy.monitor.clock import Clock, as_utc, utc_now
 from bot.policy.monitor.models import MonitorItem
 from bot.policy.monitor.sink import AlertSink
 from bot.policy.monitor.sweep import AfterRaise, MonitorConfig, Probe, SweepReport, sweep
@@ -65,7 +65,7 @@ async def run_once(
     settings: Settings,
     *,
     sink: AlertSink,
-    clock: Clock = utc_now,
+    clock: Clock,
     everything: bool = False,
     engine: Engine | None = None,
     prober: Probe | None = None,
@@ -98,7 +98,7 @@ async def run_monitor(
     *,
     sink: AlertSink,
     stop_event: asyncio.Event,
-    clock: Clock = utc_now,
+    clock: Clock,
     engine: Engine | None = None,
     prober: Probe | None = None,
     poll: float = DEFAULT_POLL_SECONDS,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
-from bot.policy.monitor.clock import as_utc
+from bot.clock import as_utc
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -22,10 +22,10 @@ from typing import Protocol
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.policy.db import new_session
 from bot.policy.monitor.alerts import Alert, SubjectKind, Thresholds, Watched
-from bot.policy.monitor.clock import Clock
 from bot.policy.monitor.delivery import deliver
 from bot.policy.monitor.machine import Outcome
 from bot.policy.monitor.schedule import period_of

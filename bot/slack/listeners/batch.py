@@ -67,7 +67,12 @@ async def on_add_submit(
             session,
             draft_id,
             lambda d: drafts.add_text(
-                session=session, draft_id=draft_id, version=d.version, text=text, actor=actor
+                session=session,
+                draft_id=draft_id,
+                version=d.version,
+                text=text,
+                actor=actor,
+                now=services.clock(),
             ),
         )
         return check.error, review_for(draft)
@@ -94,7 +99,12 @@ async def on_batch_remove(
             session,
             draft_id,
             lambda d: drafts.remove_line(
-                session=session, draft_id=draft_id, version=d.version, line_id=line_id, actor=actor
+                session=session,
+                draft_id=draft_id,
+                version=d.version,
+                line_id=line_id,
+                actor=actor,
+                now=services.clock(),
             ),
         )
         return review_for(draft)
@@ -118,7 +128,11 @@ async def on_review_submit(
             session,
             draft_id,
             lambda d: drafts.keep_clean_lines(
-                session=session, draft_id=draft_id, version=d.version, actor=actor
+                session=session,
+                draft_id=draft_id,
+                version=d.version,
+                actor=actor,
+                now=services.clock(),
             ),
         )
         lines = [

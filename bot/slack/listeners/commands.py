@@ -9,7 +9,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
-from bot.policy.monitor.clock import utc_now
 from bot.policy.monitor.history import domain_status
 from bot.policy.queries import find_policy
 from bot.policy.requests import Rules, propose_remove_domains
@@ -111,7 +110,7 @@ async def on_add(req: Request) -> None:
     text = "\n".join(req.parsed.args)
 
     def prepare(session: Session) -> dict[str, Any]:
-        draft = open_draft(session, actor)
+        draft = open_draft(session, actor, services.clock())
         assert draft.id is not None
         return domains_add_view(Meta(draft=draft.id, version=draft.version), initial=text)
 
@@ -129,7 +128,7 @@ async def on_remove(req: Request) -> None:
 
     def propose(session: Session) -> int:
         request = propose_remove_domains(
-            session=session, requester=actor, domains=domains, rules=rules
+            session=session, requester=actor, domains=domains, rules=rules, now=services.clock()
         )
         assert request.id is not None
         return request.id
@@ -172,7 +171,7 @@ async def on_status(req: Request) -> None:
 
     def build(session: Session) -> dict[str, Any]:
         history = domain_status(
-            session=session, domain=domain, now=utc_now(), relaxed_days=relaxed_days
+            session=session, domain=domain, now=req.services.clock(), relaxed_days=relaxed_days
         )
         policy = find_policy(session=session, domain=domain)
         if policy is None:

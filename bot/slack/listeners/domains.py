@@ -108,12 +108,19 @@ async def on_validate_submit(
         if kind == "l":
             await services.store.run(
                 lambda s: save_result(
-                    s, draft_id=draft_id, line_id=ident, result=result, actor=actor
+                    s,
+                    draft_id=draft_id,
+                    line_id=ident,
+                    result=result,
+                    actor=actor,
+                    now=services.clock(),
                 )
             )
         else:
             await services.store.run(
-                lambda s: record_validation(session=s, result=result, actor=actor)
+                lambda s: record_validation(
+                    session=s, result=result, actor=actor, now=services.clock()
+                )
             )
             notice = f"{escape(domain)}: {verdict_text(result.verdict, domain=True)}"
         await show(client, view_id, await domains_for(services, draft_id, back, notice=notice))
@@ -138,7 +145,12 @@ async def on_remove(
                     s,
                     draft_id,
                     lambda d: drafts.remove_line(
-                        session=s, draft_id=draft_id, version=d.version, line_id=ident, actor=actor
+                        session=s,
+                        draft_id=draft_id,
+                        version=d.version,
+                        line_id=ident,
+                        actor=actor,
+                        now=services.clock(),
                     ),
                 )
             )
@@ -147,7 +159,11 @@ async def on_remove(
             def propose(session: Session) -> tuple[int, str]:
                 domain = domain_of(session, draft_id, key)
                 request = propose_remove_domains(
-                    session=session, requester=actor, domains=[domain], rules=rules
+                    session=session,
+                    requester=actor,
+                    domains=[domain],
+                    rules=rules,
+                    now=services.clock(),
                 )
                 assert request.id is not None
                 return request.id, domain
@@ -212,7 +228,12 @@ async def on_finish(
     def submit(session: Session) -> tuple[int, tuple[str, ...]]:
         def go(draft: Draft) -> tuple[int, tuple[str, ...]]:
             request = drafts.submit(
-                session=session, draft_id=draft_id, version=draft.version, actor=actor, rules=rules
+                session=session,
+                draft_id=draft_id,
+                version=draft.version,
+                actor=actor,
+                rules=rules,
+                now=services.clock(),
             )
             assert request.id is not None
             return request.id, tuple(str(line["domain"]) for line in draft.lines)

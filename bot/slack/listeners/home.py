@@ -68,6 +68,7 @@ async def on_policy_delete_submit(
             rules=rules,
             secure_delivery=DELIVERY in picked,
             secure_receipt=RECEIPT in picked,
+            now=services.clock(),
         )
         assert request.id is not None
         return request.id

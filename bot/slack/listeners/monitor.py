@@ -43,6 +43,7 @@ async def on_alert_button(
             action=action,
             value=value,
             user=actor_of(body),
+            clock=services.clock,
         )
         if done.request_id is not None:
             await post_request(services, client, done.request_id)

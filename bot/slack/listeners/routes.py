@@ -76,13 +76,15 @@ async def on_add_route_submit(
         rules = Rules.from_settings(services.settings)
 
         def propose(session: Session) -> int:
-            validation = record_validation(session=session, result=result, actor=actor)
+            now = services.clock()
+            validation = record_validation(session=session, result=result, actor=actor, now=now)
             request = propose_add_route(
                 session=session,
                 requester=actor,
                 route=label,
                 validation_id=validation.id,
                 rules=rules,
+                now=now,
             )
             assert request.id is not None
             return request.id
@@ -112,7 +114,7 @@ async def on_remove_route(
         if route is None:
             raise NotFound("That route is no longer configured.")
         request = propose_remove_route(
-            session=session, requester=actor, route=route.label, rules=rules
+            session=session, requester=actor, route=route.label, rules=rules, now=services.clock()
         )
         assert request.id is not None
         return request.id, route.label
@@ -161,8 +163,9 @@ async def on_validate_submit(
         )
 
         def record(session: Session, found: list[TargetResult]) -> None:
+            now = services.clock()
             for result in found:
-                record_validation(session=session, result=result, actor=actor)
+                record_validation(session=session, result=result, actor=actor, now=now)
 
         await services.store.run(lambda s: record(s, list(results)))
         await show(client, view_id, await routes_for(services))

@@ -1,7 +1,14 @@
-"""Time for the monitor, injected: a clock is any callable returning an aware UTC datetime.
+"""The one clock: "now" for every part of tlsbot, handed in from the edge.
 
-The worker uses :func:`utc_now`; tests pass a :class:`ManualClock` and move it
-forward between checks, so schedules, streaks and expiry windows are exact.
+A clock is any callable returning an aware UTC :class:`~datetime.datetime`. The
+edges (``tlsbot`` commands, ``serve``, the monitor worker) hold one,
+:func:`system_clock` in production, and pass it down; services take the instant
+they act at (``now=``) or, when they act over time (a sweep, a schedule), the
+clock itself. Nothing below the edge reads the wall clock, so a test that fixes
+an instant with :class:`ManualClock` fixes it everywhere.
+
+Monotonic time for deadlines and rate limits (``time.monotonic``) is not "now"
+and stays where it is used.
 """
 
 from __future__ import annotations
@@ -12,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 Clock = Callable[[], datetime]
 
 
-def utc_now() -> datetime:
-    """The wall clock, aware, in UTC."""
+def system_clock() -> datetime:
+    """The wall clock, aware, in UTC: the clock the edges use in production."""
     return datetime.now(UTC)
 
 
@@ -25,7 +32,7 @@ def as_utc(moment: datetime) -> datetime:
 
 
 class ManualClock:
-    """A clock that only moves when told to."""
+    """A clock that only moves when told to (tests, and replaying a fixed instant)."""
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
