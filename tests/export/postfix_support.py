@@ -49,7 +49,7 @@ REQUIRED = os.environ.get("TLSBOT_TEST_REQUIRE_POSTFIX") == "1"
 
 needs_postfix = pytest.mark.skipif(
     (POSTFIX is None or POSTMAP is None) and not REQUIRED,
-    reason="Postfix is not installed (run tests/export/install_postfix.sh)",
+    reason="Postfix is not installed (run tests/install_debs.sh)",
 )
 # A loopback /24 of its own per test process (127.R.0.0/24, R random), so parallel runs
 # of the suite on one machine do not fight over port 53 and 25 of the same address.
@@ -67,7 +67,7 @@ def can_run_instance() -> str | None:
     if REQUIRED:
         return None
     if POSTFIX is None or SENDMAIL is None:
-        return "Postfix is not installed (run tests/export/install_postfix.sh)"
+        return "Postfix is not installed (run tests/install_debs.sh)"
     if os.geteuid() != 0:
         return "a private Postfix instance needs root (port 25/53, unshare, postfix start)"
     if UNSHARE is None:
