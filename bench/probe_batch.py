@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from bot.clock import system_clock
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cryptography import x509
@@ -101,14 +103,14 @@ def main() -> int:
         sample = good[: args.sample] + sorted(tarpits)[:1]
         single: dict[str, float] = {}
         for domain in sample:
-            prober = Prober(settings, trust=trust, extras=not args.no_extras)
+            prober = Prober(settings, clock=system_clock, trust=trust, extras=not args.no_extras)
             started = time.monotonic()
             asyncio.run(prober.probe_domain(domain))
             single[domain] = time.monotonic() - started
 
         # the batch: every domain at once
         before = counts()
-        prober = Prober(settings, trust=trust, extras=not args.no_extras)
+        prober = Prober(settings, clock=system_clock, trust=trust, extras=not args.no_extras)
         started = time.monotonic()
         cpu_started = time.process_time()
         results = asyncio.run(prober.probe_many([Target.guess(d) for d in domains]))
@@ -118,7 +120,7 @@ def main() -> int:
         connections = {a: after[a] - before.get(a, 0) for a in after}
 
         # the batch without tarpits, against the slowest good domain probed alone
-        prober = Prober(settings, trust=trust, extras=not args.no_extras)
+        prober = Prober(settings, clock=system_clock, trust=trust, extras=not args.no_extras)
         started = time.monotonic()
         asyncio.run(prober.probe_many([Target.guess(d) for d in good]))
         good_wall = time.monotonic() - started

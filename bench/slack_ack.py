@@ -86,7 +86,9 @@ async def run_bot(args: argparse.Namespace) -> int:
         approval_channel="CAPPROVE1",
         probe=probe,
     )
-    prober = Prober(probe, trust=TrustStore.load(Path(mail.first["ca_file"]), system=False))
+    prober = Prober(
+        probe, clock=system_clock, trust=TrustStore.load(Path(mail.first["ca_file"]), system=False)
+    )
     services = Services.for_settings(
         settings, store=Store(engine), prober=prober, clock=system_clock
     )

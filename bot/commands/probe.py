@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             _print_json([], given.errors, sys.stdout)
         return 1
-    prober = Prober(settings.probe)
+    prober = Prober(settings.probe, clock=args.clock)
     progress = _Progress(sys.stderr, len(given.targets)) if len(given.targets) > 1 else None
     results = asyncio.run(
         prober.probe_many(given.targets, on_progress=progress.update if progress else None)

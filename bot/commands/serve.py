@@ -110,7 +110,7 @@ async def serve(
     """
     async with aiohttp.ClientSession() as http:
         services = Services.for_settings(
-            settings, store=store, prober=Prober(settings.probe), clock=clock
+            settings, store=store, prober=Prober(settings.probe, clock=clock), clock=clock
         )
         app = build_app(settings, services=services, http=http)
         schedule = start_schedule(services, app.client, poll=poll) if monitor else Schedule()

@@ -23,7 +23,7 @@ import ssl
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import idna
@@ -103,10 +103,12 @@ class ChainReport:
 
 
 def analyse_chain(
-    chain_der: Sequence[bytes], host: str, trust: TrustStore, now: datetime | None = None
+    chain_der: Sequence[bytes], host: str, trust: TrustStore, *, now: datetime
 ) -> ChainReport:
-    """Facts and every problem of the chain ``chain_der`` (leaf first) presented for ``host``."""
-    now = now or datetime.now(UTC)
+    """Facts and every problem of the chain ``chain_der`` (leaf first) presented for ``host``.
+
+    ``now`` is the instant validity is judged at, from the prober's clock.
+    """
     chain: list[x509.Certificate] = []
     for der in chain_der:
         try:

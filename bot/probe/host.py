@@ -26,6 +26,7 @@ import ssl
 import time
 from dataclasses import dataclass, field, replace
 
+from bot.clock import Clock
 from bot.probe.certs import TrustStore, analyse_chain
 from bot.probe.errors import (
     ConnectionLost,
@@ -114,16 +115,20 @@ async def probe_host(
     *,
     settings: ProbeSettings,
     trust: TrustStore,
+    clock: Clock,
     email: str | None = None,
     contexts: TlsContexts | None = None,
     limits: Limits | None = None,
 ) -> HostResult:
-    """Probe ``host`` at the vetted IP literal ``address``; expected failures are values."""
+    """Probe ``host`` at the vetted IP literal ``address``; expected failures are values.
+
+    Certificates are judged valid or expired at ``clock()`` as the handshake ends.
+    """
     contexts = contexts or TlsContexts.create()
     if limits is None:
-        return await _probe(host, address, port, settings, trust, email, contexts)
+        return await _probe(host, address, port, settings, trust, clock, email, contexts)
     async with limits.slot(address):
-        return await _probe(host, address, port, settings, trust, email, contexts)
+        return await _probe(host, address, port, settings, trust, clock, email, contexts)
 
 
 async def _probe(
@@ -132,12 +137,13 @@ async def _probe(
     port: int,
     settings: ProbeSettings,
     trust: TrustStore,
+    clock: Clock,
     email: str | None,
     contexts: TlsContexts,
 ) -> HostResult:
     rec = _Recorder()
     started = time.monotonic()
-    run = _Run(host, address, port, settings, trust, email, contexts, rec)
+    run = _Run(host, address, port, settings, trust, clock, email, contexts, rec)
     try:
         async with asyncio.timeout(settings.timeout):
             await run.main()
@@ -176,6 +182,7 @@ class _Run:
     port: int
     settings: ProbeSettings
     trust: TrustStore
+    clock: Clock
     email: str | None
     contexts: TlsContexts
     rec: _Recorder
@@ -310,7 +317,7 @@ class _Run:
             raise HandshakeFailed("no TLS session was established")
         result = negotiated(ssl_object)
         if primary:
-            report = analyse_chain(result.chain, self.host, self.trust)
+            report = analyse_chain(result.chain, self.host, self.trust, now=self.clock())
             self.rec.learn(
                 tls_version=result.version,
                 cipher=result.cipher,

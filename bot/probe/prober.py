@@ -1,6 +1,6 @@
 """The probe, composed: DNS → address guard → host probes in parallel → one verdict per target.
 
-``Prober(settings)`` loads the trust store and builds its TLS contexts, resolver and
+``Prober(settings, clock=...)`` loads the trust store and builds its TLS contexts, resolver and
 limits once; its methods answer one target each (``probe_domain``, ``probe_email``,
 ``probe_route``) or a batch (``probe_many``), always as
 :class:`~bot.probe.model.TargetResult` values:
@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from bot.clock import Clock
 from bot.probe.certs import TrustStore
 from bot.probe.dns import AddressResult, MxResult, Resolver
 from bot.probe.extras import gather_extras
@@ -61,9 +62,15 @@ Progress = Callable[[int, int, TargetResult], None]
 
 class Prober:
     def __init__(
-        self, settings: ProbeSettings, *, trust: TrustStore | None = None, extras: bool = True
+        self,
+        settings: ProbeSettings,
+        *,
+        clock: Clock,
+        trust: TrustStore | None = None,
+        extras: bool = True,
     ) -> None:
         self.settings = settings
+        self.clock = clock  # "now" for certificate validity; from the edge
         self.extras = extras  # False: skip MTA-STS/TLSA/TLS-RPT (re-validation, benchmarks)
         self.trust = trust if trust is not None else TrustStore.load(settings.ca_file)
         self.contexts = TlsContexts.create()
@@ -231,6 +238,7 @@ class _Batch:
                         port,
                         settings=self.settings,
                         trust=self.prober.trust,
+                        clock=self.prober.clock,
                         email=email,
                         contexts=self.prober.contexts,
                         limits=self.prober.limits,

@@ -19,6 +19,7 @@ from types import TracebackType
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from bot.clock import system_clock
 from bot.probe.certs import TrustStore
 from bot.probe.prober import Prober
 from bot.probe.settings import ProbeSettings
@@ -122,7 +123,11 @@ class MonitorWorld:
         )
 
     def prober(self) -> Prober:
-        return Prober(self.settings(), trust=TrustStore.load(self.pki.ca_file, system=False))
+        return Prober(
+            self.settings(),
+            clock=system_clock,
+            trust=TrustStore.load(self.pki.ca_file, system=False),
+        )
 
     async def __aenter__(self) -> MonitorWorld:
         return self

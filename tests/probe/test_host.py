@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from bot.clock import system_clock
 from bot.probe.certs import TrustStore
 from bot.probe.errors import (
     ConnectFailed,
@@ -128,7 +129,9 @@ async def test_verdict_of_one_host(
 ) -> None:
     port = free_port()
     async with SmtpServer(ADDRESS, port, behaviour, cert=pki.serve(case, HOST)) as server:
-        result = await probe_host(HOST, ADDRESS, port, settings=settings(), trust=trust)
+        result = await probe_host(
+            HOST, ADDRESS, port, settings=settings(), trust=trust, clock=system_clock
+        )
     assert result.verdict is verdict, result.reasons
     if code is None:
         assert result.reasons == ()
@@ -145,7 +148,9 @@ async def test_strict_host_costs_one_connection_and_reports_facts(
     port = free_port()
     served = pki.serve(CertCase.TRUSTED, HOST)
     async with SmtpServer(ADDRESS, port, cert=served) as server:
-        result = await probe_host(HOST, ADDRESS, port, settings=settings(), trust=trust)
+        result = await probe_host(
+            HOST, ADDRESS, port, settings=settings(), trust=trust, clock=system_clock
+        )
     assert result.verdict is Verdict.STRICT
     assert server.connections == result.connections == 1
     assert result.tls_version == "TLSv1.3"
@@ -169,7 +174,9 @@ async def test_every_certificate_problem_is_named(trust: TrustStore, pki: Pki) -
     port = free_port()
     served = pki.serve(CertCase.EXPIRED, HOST, names=("elsewhere.example.test",))
     async with SmtpServer(ADDRESS, port, cert=served):
-        result = await probe_host(HOST, ADDRESS, port, settings=settings(), trust=trust)
+        result = await probe_host(
+            HOST, ADDRESS, port, settings=settings(), trust=trust, clock=system_clock
+        )
     codes = {r.code for r in result.reasons}
     assert result.verdict is Verdict.RELAXED
     assert {Code.CERTIFICATE_EXPIRED, Code.CERTIFICATE_HOST_MISMATCH} <= codes
@@ -180,7 +187,9 @@ async def test_tls10_only_server_is_recognised_as_too_old(pki: Pki, trust: Trust
     port = free_port()
     served = pki.serve(CertCase.TRUSTED, HOST)
     async with SmtpServer(ADDRESS, port, Behaviour.TLS10_ONLY, cert=served) as server:
-        result = await probe_host(HOST, ADDRESS, port, settings=settings(), trust=trust)
+        result = await probe_host(
+            HOST, ADDRESS, port, settings=settings(), trust=trust, clock=system_clock
+        )
     assert result.verdict is Verdict.UNSUPPORTED
     assert result.reasons[0].code is Code.TLS_VERSION_TOO_OLD
     assert "TLS 1.0" in result.reasons[0].message
@@ -196,7 +205,13 @@ async def test_recipient_is_asked_inside_tls_and_never_data(
     served = pki.serve(CertCase.TRUSTED, HOST)
     async with SmtpServer(ADDRESS, port, cert=served, accept_rcpt=accept) as server:
         result = await probe_host(
-            HOST, ADDRESS, port, settings=settings(), trust=trust, email="who@example.test"
+            HOST,
+            ADDRESS,
+            port,
+            settings=settings(),
+            trust=trust,
+            clock=system_clock,
+            email="who@example.test",
         )
     assert result.recipient_accepted is accept
     assert result.verdict is Verdict.STRICT
@@ -209,7 +224,9 @@ async def test_recipient_is_asked_inside_tls_and_never_data(
 
 async def test_refused_port_is_unreachable(trust: TrustStore) -> None:
     port = free_port()  # nobody listens there
-    result = await probe_host(HOST, ADDRESS, port, settings=settings(), trust=trust)
+    result = await probe_host(
+        HOST, ADDRESS, port, settings=settings(), trust=trust, clock=system_clock
+    )
     assert result.verdict is Verdict.UNREACHABLE
     assert result.reasons[0].code is Code.CONNECT_REFUSED
     assert result.connections == 1
@@ -225,7 +242,9 @@ async def test_a_stalling_server_costs_no_more_than_the_deadline(
     served = pki.serve(CertCase.TRUSTED, HOST)
     async with SmtpServer(ADDRESS, port, behaviour, cert=served, drip_interval=0.2):
         started = time.monotonic()
-        result = await probe_host(HOST, ADDRESS, port, settings=settings(1.0), trust=trust)
+        result = await probe_host(
+            HOST, ADDRESS, port, settings=settings(1.0), trust=trust, clock=system_clock
+        )
         elapsed = time.monotonic() - started
     assert result.verdict is Verdict.UNREACHABLE
     assert elapsed < 1.5
@@ -246,7 +265,9 @@ async def test_ipv6_loopback(pki: Pki, trust: TrustStore) -> None:
     except OSError:
         pytest.skip("no IPv6 loopback here")
     try:
-        result = await probe_host(HOST, "::1", port, settings=settings(), trust=trust)
+        result = await probe_host(
+            HOST, "::1", port, settings=settings(), trust=trust, clock=system_clock
+        )
     finally:
         await server.__aexit__(None, None, None)
     assert result.verdict is Verdict.STRICT
@@ -259,7 +280,15 @@ async def test_per_address_limit_holds_two_connections_at_once(pki: Pki, trust: 
     async with SmtpServer(ADDRESS, port, cert=served, reply_delay=0.02):
         results = await asyncio.gather(
             *(
-                probe_host(HOST, ADDRESS, port, settings=settings(), trust=trust, limits=limits)
+                probe_host(
+                    HOST,
+                    ADDRESS,
+                    port,
+                    settings=settings(),
+                    trust=trust,
+                    clock=system_clock,
+                    limits=limits,
+                )
                 for _ in range(6)
             )
         )

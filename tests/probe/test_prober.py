@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from bot.clock import system_clock
 from bot.probe.certs import TrustStore
 from bot.probe.model import Code, TargetKind, TargetResult, Verdict
 from bot.probe.prober import Prober, Target
@@ -72,7 +73,7 @@ async def net(pki: Pki) -> AsyncIterator[Net]:
 
 
 async def test_domain_hosts_by_preference_probed_in_parallel(net: Net, trust: TrustStore) -> None:
-    prober = Prober(net.settings(), trust=trust)
+    prober = Prober(net.settings(), clock=system_clock, trust=trust)
     started = time.monotonic()
     result = await prober.probe_domain("One.Test.")
     elapsed = time.monotonic() - started
@@ -87,7 +88,7 @@ async def test_domain_hosts_by_preference_probed_in_parallel(net: Net, trust: Tr
 async def test_batch_resolves_each_name_once_and_reports_progress(
     net: Net, trust: TrustStore
 ) -> None:
-    prober = Prober(net.settings(), trust=trust)
+    prober = Prober(net.settings(), clock=system_clock, trust=trust)
     seen: list[tuple[int, int, str]] = []
 
     def progress(done: int, total: int, result: TargetResult) -> None:
@@ -104,13 +105,13 @@ async def test_batch_resolves_each_name_once_and_reports_progress(
 
 
 async def test_global_limit_caps_probes_in_flight(net: Net, trust: TrustStore) -> None:
-    prober = Prober(net.settings(concurrency=1), trust=trust)
+    prober = Prober(net.settings(concurrency=1), clock=system_clock, trust=trust)
     await prober.probe_many([Target.guess("one.test"), Target.guess("two.test")])
     assert prober.limits.peak == 1
 
 
 async def test_every_address_is_vetted_mapped_private_refused(net: Net, trust: TrustStore) -> None:
-    prober = Prober(net.settings(), trust=trust)
+    prober = Prober(net.settings(), clock=system_clock, trust=trust)
     result = await prober.probe_domain("mapped.test")
     by_address = {ipaddress.ip_address(h.address or ""): h for h in result.hosts}
     mapped = ipaddress.ip_address("::ffff:10.0.0.1")
@@ -132,30 +133,36 @@ async def test_every_address_is_vetted_mapped_private_refused(net: Net, trust: T
     ids=["null-mx", "nxdomain", "invalid"],
 )
 async def test_domain_level_problems(net: Net, trust: TrustStore, domain: str, code: Code) -> None:
-    result = await Prober(net.settings(), trust=trust).probe_domain(domain)
+    result = await Prober(net.settings(), clock=system_clock, trust=trust).probe_domain(domain)
     assert result.verdict is Verdict.UNREACHABLE
     assert result.hosts == ()
     assert result.reasons[0].code is code
 
 
 async def test_mx_without_address(net: Net, trust: TrustStore) -> None:
-    result = await Prober(net.settings(), trust=trust).probe_domain("noaddr.test")
+    result = await Prober(net.settings(), clock=system_clock, trust=trust).probe_domain(
+        "noaddr.test"
+    )
     (host,) = result.hosts
     assert host.address is None
     assert host.reasons[0].code is Code.NO_ADDRESS
 
 
 async def test_email_must_be_valid(net: Net, trust: TrustStore) -> None:
-    result = await Prober(net.settings(), trust=trust).probe_email("not an address")
+    result = await Prober(net.settings(), clock=system_clock, trust=trust).probe_email(
+        "not an address"
+    )
     assert result.kind is TargetKind.EMAIL
     assert result.reasons[0].code is Code.INVALID_ADDRESS
 
 
 async def test_route_port_and_allow_list(net: Net, trust: TrustStore) -> None:
-    closed = Prober(net.settings(), trust=trust)
+    closed = Prober(net.settings(), clock=system_clock, trust=trust)
     refused = await closed.probe_route("mx1.one.test")
     assert refused.hosts[0].reasons[0].code is Code.ADDRESS_NOT_PUBLIC
-    open_ = Prober(net.settings(route_allow_networks=LOOPBACK, smtp_port=1), trust=trust)
+    open_ = Prober(
+        net.settings(route_allow_networks=LOOPBACK, smtp_port=1), clock=system_clock, trust=trust
+    )
     result = await open_.probe_route("mx1.one.test", net.port)
     assert result.kind is TargetKind.ROUTE
     assert result.verdict is Verdict.STRICT
@@ -180,7 +187,7 @@ async def test_tarpit_host_does_not_slow_the_others(pki: Pki, trust: TrustStore)
             allow_networks=LOOPBACK,
             ehlo_name="probe.example.test",
         )
-        prober = Prober(settings, trust=trust)
+        prober = Prober(settings, clock=system_clock, trust=trust)
         started = time.monotonic()
         results = await prober.probe_many([Target.guess("fast.test"), Target.guess("slow.test")])
         elapsed = time.monotonic() - started
@@ -194,7 +201,7 @@ async def test_route_with_an_email_reports_whether_the_recipient_is_accepted(
     net: Net, trust: TrustStore
 ) -> None:
     # Given a route validated with one of our own addresses, the probe asks RCPT TO inside TLS
-    prober = Prober(net.settings(route_allow_networks=LOOPBACK), trust=trust)
+    prober = Prober(net.settings(route_allow_networks=LOOPBACK), clock=system_clock, trust=trust)
     server = net.servers["127.0.3.1"]
     accepted = await prober.probe_route("mx1.one.test", net.port, email="postmaster@corp.test")
     assert accepted.verdict is Verdict.STRICT

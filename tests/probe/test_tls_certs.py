@@ -8,6 +8,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from bot.clock import system_clock
 from bot.probe.certs import TrustStore, analyse_chain, host_matches
 from bot.probe.model import Code
 from bot.probe.tls import TlsContexts, is_aes256, peer_chain
@@ -37,7 +38,7 @@ CASES = [
 def test_each_case_is_named_for_what_it_is(
     pki: Pki, trust: TrustStore, case: CertCase, codes: list[Code]
 ) -> None:
-    report = analyse_chain(chain_of(pki, case), HOST, trust)
+    report = analyse_chain(chain_of(pki, case), HOST, trust, now=system_clock())
     assert [p.code for p in report.problems] == codes
     assert report.trusted is (codes == [])
     assert report.info is not None
@@ -68,7 +69,7 @@ def test_expired_chain_is_still_judged_for_trust(pki: Pki, trust: TrustStore) ->
 def test_chain_of_an_unknown_hierarchy_without_its_root_is_incomplete(pki: Pki) -> None:
     # leaf + intermediate sent, but nobody trusts the root: the chain ends at a non-root
     empty = TrustStore.load(None, system=False)
-    report = analyse_chain(chain_of(pki, CertCase.TRUSTED), HOST, empty)
+    report = analyse_chain(chain_of(pki, CertCase.TRUSTED), HOST, empty, now=system_clock())
     assert [p.code for p in report.problems] == [Code.INCOMPLETE_CHAIN]
     assert "tlsbot test root" in report.problems[0].message
 
@@ -76,12 +77,12 @@ def test_chain_of_an_unknown_hierarchy_without_its_root_is_incomplete(pki: Pki) 
 def test_a_self_signed_certificate_pinned_in_the_ca_file_is_trusted(pki: Pki) -> None:
     served = pki.serve(CertCase.SELF_SIGNED, HOST)
     pinned = TrustStore.load(served.cert_file, system=False)
-    report = analyse_chain(chain_of(pki, CertCase.SELF_SIGNED), HOST, pinned)
+    report = analyse_chain(chain_of(pki, CertCase.SELF_SIGNED), HOST, pinned, now=system_clock())
     assert report.problems == ()
 
 
 def test_certificate_facts(pki: Pki, trust: TrustStore) -> None:
-    report = analyse_chain(chain_of(pki, CertCase.TRUSTED), HOST, trust)
+    report = analyse_chain(chain_of(pki, CertCase.TRUSTED), HOST, trust, now=system_clock())
     info = report.info
     assert info is not None
     assert info.subject.endswith(f"CN={HOST}") or f"CN={HOST}" in info.subject
@@ -94,8 +95,14 @@ def test_certificate_facts(pki: Pki, trust: TrustStore) -> None:
 
 
 def test_no_certificate_and_garbage(trust: TrustStore) -> None:
-    assert analyse_chain([], HOST, trust).problems[0].code is Code.VALIDATION_FAILURE
-    assert analyse_chain([b"junk"], HOST, trust).problems[0].code is Code.VALIDATION_FAILURE
+    assert (
+        analyse_chain([], HOST, trust, now=system_clock()).problems[0].code
+        is Code.VALIDATION_FAILURE
+    )
+    assert (
+        analyse_chain([b"junk"], HOST, trust, now=system_clock()).problems[0].code
+        is Code.VALIDATION_FAILURE
+    )
 
 
 def test_system_store_loads_with_the_extra_file(pki: Pki) -> None:

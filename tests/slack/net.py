@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from bot.clock import system_clock
 from bot.probe.certs import TrustStore
 from bot.probe.prober import Prober
 from bot.probe.settings import ProbeSettings
@@ -74,5 +75,7 @@ async def mail_world(
             route_allow_networks=LOOPBACK,
             ehlo_name="tlsbot.corp.test",
         )
-        prober = Prober(settings, trust=TrustStore.load(pki.ca_file, system=False))
+        prober = Prober(
+            settings, clock=system_clock, trust=TrustStore.load(pki.ca_file, system=False)
+        )
         yield Net(dns, prober, servers)

@@ -39,7 +39,7 @@ async def pair(
             running_bot(
                 slack_api,
                 second_engine,
-                Prober(settings, trust=world.prober.trust),
+                Prober(settings, clock=system_clock, trust=world.prober.trust),
                 probe=settings,
             ) as b,
         ):

@@ -45,11 +45,11 @@ log = logging.getLogger("tlsbot.monitor")
 DEFAULT_POLL_SECONDS = 60.0
 
 
-def make_prober(settings: Settings) -> Probe:
+def make_prober(settings: Settings, clock: Clock) -> Probe:
     """The real prober (imported here so the monitor's import stays light)."""
     from bot.probe.prober import Prober
 
-    prober: Probe = Prober(settings.probe)
+    prober: Probe = Prober(settings.probe, clock=clock)
     return prober
 
 
@@ -75,7 +75,7 @@ async def run_once(
     own_engine = engine is None
     engine = engine or make_engine(settings.database_url)
     own_prober = prober is None
-    prober = prober or make_prober(settings)
+    prober = prober or make_prober(settings, clock)
     try:
         return await sweep(
             engine=engine,
@@ -107,7 +107,7 @@ async def run_monitor(
     own_engine = engine is None
     engine = engine or make_engine(settings.database_url)
     own_prober = prober is None
-    prober = prober or make_prober(settings)
+    prober = prober or make_prober(settings, clock)
     config = MonitorConfig.from_settings(settings)
     after = default_after_raise(settings)
     try:
