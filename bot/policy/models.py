@@ -209,3 +209,32 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
     seq: int = Field(default=0)
     hash: str = Field(default="0" * 64, max_length=64)
+
+
+class Notice(SQLModel, table=True):
+    """Someone must be told about a decision: written in the decision's own transaction.
+
+    The store's outbox. A decision commits its notice with it, so a process that dies
+    between the commit and telling people leaves the notice behind, and whichever
+    replica delivers notices next tells them (:mod:`bot.policy.notices`).
+    """
+
+    __tablename__ = "notice"
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=32)  # NoticeTopic
+    request_id: int = Field(foreign_key="change_request.id")
+    created_at: datetime = Field(sa_type=UTCDateTime)  # from the caller's clock
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, max_length=500)
+
+
+class SeenRequest(SQLModel, table=True):
+    """An inbound request already acted on, by its key: replays and retries do nothing twice."""
+
+    __tablename__ = "seen_request"
+
+    key: str = Field(primary_key=True, max_length=128)
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)  # from the caller's clock
