@@ -15,6 +15,7 @@ from bot.slack.listeners.util import action_int, field_value, later, message_loc
 from bot.slack.middleware import require_approver, services_of
 from bot.slack.replies import actor_of, tell
 from bot.slack.views.approval import reject_view
+from bot.slack.views.kit import escape
 from bot.slack.views.meta import Meta
 
 
@@ -35,7 +36,7 @@ async def on_approve(
             await repair_message(services, client, request_id, channel, ts)
             raise
         await notices.deliver(services, client)
-        await tell(client, body, decision.message)
+        await tell(client, body, escape(decision.message))
 
     later(services, client, body, work(), f"approve #{request_id}")
 
