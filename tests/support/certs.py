@@ -22,7 +22,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DAY = timedelta(days=1)
@@ -38,6 +38,7 @@ class CertCase(enum.StrEnum):
     WRONG_NAME = "wrong-name"  # otherwise trusted chain, SAN names another host
     MISSING_INTERMEDIATE = "missing-intermediate"  # leaf signed by the intermediate, sent alone
     UNTRUSTED_ROOT = "untrusted-root"  # leaf ← an unknown root; server sends leaf + that root
+    CN_ONLY = "cn-only"  # otherwise trusted chain, no subjectAltName: the host only in the CN
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class Pki:
     intermediate: Issuer
     untrusted_root: Issuer
     ca_file: Path
-    _served: dict[tuple[CertCase, str], ServedCert] = field(default_factory=dict)
+    _served: dict[tuple[CertCase, str, bool], ServedCert] = field(default_factory=dict)
 
     @classmethod
     def mint(cls, directory: Path) -> Pki:
@@ -79,9 +80,14 @@ class Pki:
         ca_file.write_bytes(root.pem)
         return cls(directory, root, intermediate, untrusted, ca_file)
 
-    def serve(self, case: CertCase, host: str, *, names: tuple[str, ...] = ()) -> ServedCert:
-        """Mint (once per case and host) the leaf for ``host`` and write its chain and key."""
-        key_id = (case, host + "|" + ",".join(names))
+    def serve(
+        self, case: CertCase, host: str, *, names: tuple[str, ...] = (), rsa_key: bool = False
+    ) -> ServedCert:
+        """Mint (once per case and host) the leaf for ``host`` and write its chain and key.
+
+        ``rsa_key``: an RSA-2048 leaf key instead of P-256, for the TLS 1.2 suites with RSA
+        key exchange (``AES256-SHA``, ``AES256-GCM-SHA384``)."""
+        key_id = (case, host + "|" + ",".join(names), rsa_key)
         if key_id in self._served:
             return self._served[key_id]
         now = datetime.now(UTC)
@@ -101,7 +107,11 @@ class Pki:
             extra = []
         elif case is CertCase.UNTRUSTED_ROOT:
             issuer, extra = self.untrusted_root, [self.untrusted_root.pem]
-        key = ec.generate_private_key(ec.SECP256R1())
+        elif case is CertCase.CN_ONLY:
+            sans = ()
+        key: LeafKey = ec.generate_private_key(ec.SECP256R1())
+        if rsa_key:
+            key = rsa.generate_private_key(65537, 2048)
         cert = _leaf(host, sans, key, issuer, not_before, not_after)
         stem = f"{case.value}-{host}-{len(self._served)}"
         cert_file = self.directory / f"{stem}.pem"
@@ -168,10 +178,13 @@ def _ca(common_name: str, parent: Issuer | None) -> Issuer:
     return Issuer(name, key, cert)
 
 
+LeafKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
 def _leaf(
     host: str,
     sans: tuple[str, ...],
-    key: ec.EllipticCurvePrivateKey,
+    key: LeafKey,
     issuer: Issuer | None,
     not_before: datetime,
     not_after: datetime,
@@ -185,7 +198,7 @@ def _leaf(
             general.append(x509.DNSName(san))
     signer_key = issuer.key if issuer else key
     authority = issuer.key.public_key() if issuer else key.public_key()
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer.name if issuer else subject)
@@ -198,7 +211,7 @@ def _leaf(
             x509.KeyUsage(
                 digital_signature=True,
                 content_commitment=False,
-                key_encipherment=False,
+                key_encipherment=isinstance(key, rsa.RSAPrivateKey),  # RSA key exchange
                 data_encipherment=False,
                 key_agreement=False,
                 key_cert_sign=False,
@@ -209,10 +222,11 @@ def _leaf(
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(general), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(authority), critical=False
         )
-        .sign(signer_key, hashes.SHA256())
     )
+    if general:
+        builder = builder.add_extension(x509.SubjectAlternativeName(general), critical=False)
+    return builder.sign(signer_key, hashes.SHA256())
