@@ -39,6 +39,11 @@ class CertCase(enum.StrEnum):
     MISSING_INTERMEDIATE = "missing-intermediate"  # leaf signed by the intermediate, sent alone
     UNTRUSTED_ROOT = "untrusted-root"  # leaf ← an unknown root; server sends leaf + that root
     CN_ONLY = "cn-only"  # otherwise trusted chain, no subjectAltName: the host only in the CN
+    # leaf ← an intermediate whose EKU allows serverAuth only (as Microsoft's do) ← root
+    SERVER_AUTH_INTERMEDIATE = "server-auth-intermediate"
+    # trusted chain, plus an expired cross-signed copy of the root (same name and key, issued
+    # by another root) that the valid path does not need: the mail servers' "chain of pain"
+    STALE_CROSS_SIGN = "stale-cross-sign"
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class Pki:
     untrusted_root: Issuer
     ca_file: Path
     _served: dict[tuple[CertCase, str, bool], ServedCert] = field(default_factory=dict)
+    _extra: dict[CertCase, Issuer] = field(default_factory=dict)
 
     @classmethod
     def mint(cls, directory: Path) -> Pki:
@@ -109,6 +115,11 @@ class Pki:
             issuer, extra = self.untrusted_root, [self.untrusted_root.pem]
         elif case is CertCase.CN_ONLY:
             sans = ()
+        elif case is CertCase.SERVER_AUTH_INTERMEDIATE:
+            issuer = self._issuer(case)
+            extra = [issuer.pem]
+        elif case is CertCase.STALE_CROSS_SIGN:
+            extra = [self.intermediate.pem, self._issuer(case).pem]
         key: LeafKey = ec.generate_private_key(ec.SECP256R1())
         if rsa_key:
             key = rsa.generate_private_key(65537, 2048)
@@ -128,6 +139,22 @@ class Pki:
         self._served[key_id] = served
         return served
 
+    def _issuer(self, case: CertCase) -> Issuer:
+        """The extra CA certificate of ``case``, minted once."""
+        if case not in self._extra:
+            if case is CertCase.SERVER_AUTH_INTERMEDIATE:
+                eku = [ExtendedKeyUsageOID.SERVER_AUTH]
+                self._extra[case] = _ca("tlsbot serverAuth-only intermediate", self.root, eku=eku)
+            else:
+                now = datetime.now(UTC)
+                self._extra[case] = _ca(
+                    "tlsbot test root",
+                    self.untrusted_root,
+                    key=self.root.key,
+                    validity=(now - 3000 * DAY, now - 30 * DAY),
+                )
+        return self._extra[case]
+
 
 def _name(common_name: str) -> x509.Name:
     return x509.Name(
@@ -138,18 +165,26 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def _ca(common_name: str, parent: Issuer | None) -> Issuer:
+def _ca(
+    common_name: str,
+    parent: Issuer | None,
+    *,
+    key: ec.EllipticCurvePrivateKey | None = None,
+    eku: list[x509.ObjectIdentifier] | None = None,
+    validity: tuple[datetime, datetime] | None = None,
+) -> Issuer:
     now = datetime.now(UTC)
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = key or ec.generate_private_key(ec.SECP256R1())
     name = _name(common_name)
+    not_before, not_after = validity or (now - 3650 * DAY, now + 3650 * DAY)
     builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(parent.name if parent else name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - 3650 * DAY)
-        .not_valid_after(now + 3650 * DAY)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -167,6 +202,8 @@ def _ca(common_name: str, parent: Issuer | None) -> Issuer:
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
+    if eku is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
     signer = key
     if parent is not None:
         builder = builder.add_extension(
