@@ -13,6 +13,10 @@ Compile it with the suite's own tooling, from a checkout of C2SP/x509-limbo::
 
     python -m limbo compile -o limbo.json        # x509-limbo's `make limbo.json`
 
+(its BetterTLS cases come from ``limbo/_assets/bettertls.json``, which x509-limbo's
+``refresh-bettertls-testcases`` workflow writes with BetterTLS's own
+``bettertls export-tests``; a checkout without that asset needs that step first),
+
 then, from this repository's root::
 
     python3 bench/x509_limbo.py --limbo limbo.json [--show 20]

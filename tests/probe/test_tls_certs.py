@@ -200,3 +200,25 @@ class _New:
 def test_peer_chain_on_both_pythons(kind: type, pki: Pki) -> None:
     ders = chain_of(pki, CertCase.TRUSTED)
     assert peer_chain(kind(ders)) == tuple(ders)
+
+
+def test_trust_is_judged_apart_from_a_wrong_name(pki: Pki, trust: TrustStore) -> None:
+    # an unknown hierarchy for another name: both problems, each for what it is
+    chain = chain_of(pki, CertCase.UNTRUSTED_ROOT, "other.example.test")
+    report = analyse_chain(chain, HOST, trust, now=system_clock())
+    assert [p.code for p in report.problems] == [
+        Code.CERTIFICATE_NOT_TRUSTED,
+        Code.CERTIFICATE_HOST_MISMATCH,
+    ]
+    assert "it names other.example.test" in report.problems[1].message
+
+
+def test_an_unreadable_extra_certificate_is_left_out_with_a_note(
+    pki: Pki, trust: TrustStore
+) -> None:
+    chain = [*chain_of(pki, CertCase.TRUSTED), b"\x30\x03\x02\x01\x00"]
+    report = analyse_chain(chain, HOST, trust, now=system_clock())
+    assert report.problems == ()
+    assert report.info is not None
+    (note,) = report.info.notes
+    assert note.startswith("chain certificate 3 cannot be parsed and was left out: ")
