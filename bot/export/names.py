@@ -17,6 +17,7 @@ every rejection on the way. Each gateway's renderer maps it to its own syntax
 
 from __future__ import annotations
 
+import enum
 import functools
 import re
 from collections.abc import Iterable
@@ -69,6 +70,22 @@ class Enforcement:
     def inbound(self) -> tuple[str, ...]:
         """The domains whose inbound mail must arrive over TLS, sorted."""
         return tuple(p.domain for p in self.policies if p.receipt)
+
+    def lists(self) -> dict[ListName, tuple[str, ...]]:
+        """The three domain lists every gateway keeps: strict and relaxed outbound, inbound."""
+        return {
+            ListName.STRICT: self.outbound(Level.STRICT),
+            ListName.RELAXED: self.outbound(Level.RELAXED),
+            ListName.INBOUND: self.inbound(),
+        }
+
+
+class ListName(enum.StrEnum):
+    """The three lists: strict and relaxed Secure Delivery (outbound), Secure Receipt (inbound)."""
+
+    STRICT = "strict"
+    RELAXED = "relaxed"
+    INBOUND = "inbound"
 
 
 def check_domain(value: object) -> str:

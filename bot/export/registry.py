@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.export import postfix
+from bot.export import exchange, google, postfix
 from bot.export.gateway import Gateway, GatewayName
 
 GATEWAYS: Mapping[GatewayName, Gateway] = {
     GatewayName.POSTFIX: postfix.GATEWAY,
+    GatewayName.EXCHANGE: exchange.GATEWAY,
+    GatewayName.GOOGLE: google.GATEWAY,
 }
