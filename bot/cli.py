@@ -16,7 +16,7 @@ from bot import __version__
 from bot.clock import Clock, system_clock
 from bot.config import ConfigError
 
-COMMANDS = ("probe", "serve", "db", "audit", "export", "socketmap", "monitor")
+COMMANDS = ("probe", "serve", "db", "audit", "export", "socketmap", "monitor", "sync")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.export import exchange, google, postfix
+from bot.export import exchange, google, mimecast_sync, postfix
 from bot.export.gateway import Gateway, GatewayName
 
 GATEWAYS: Mapping[GatewayName, Gateway] = {
     GatewayName.POSTFIX: postfix.GATEWAY,
+    GatewayName.MIMECAST: mimecast_sync.GATEWAY,
     GatewayName.EXCHANGE: exchange.GATEWAY,
     GatewayName.GOOGLE: google.GATEWAY,
 }
