@@ -183,4 +183,5 @@ GATEWAY = Gateway(
     Reach.HANDOVER,
     render=render,
     counts=counts,
+    file_name=FILE_NAME,
 )

@@ -63,6 +63,7 @@ class Gateway:
     reach: Reach
     render: Renderer | None = None  # None: nothing to write (an API gateway)
     counts: Counter | None = None  # entries per list, for the audit event and the CLI
+    file_name: str | None = None  # the hand-over file's name
 
     @property
     def manual(self) -> bool:

@@ -97,5 +97,10 @@ def counts(view: Enforcement) -> Mapping[str, int]:
 
 
 GATEWAY = Gateway(
-    GatewayName.GOOGLE, "Google Workspace", Reach.HANDOVER, render=render, counts=counts
+    GatewayName.GOOGLE,
+    "Google Workspace",
+    Reach.HANDOVER,
+    render=render,
+    counts=counts,
+    file_name=FILE_NAME,
 )

@@ -31,6 +31,7 @@ from bot.policy.monitor.alerts import Alert
 from bot.policy.monitor.runner import DEFAULT_POLL_SECONDS, run_monitor
 from bot.policy.monitor.sink import AlertSink
 from bot.slack.approval import announced_card, post_request, show_decision
+from bot.slack.gateways import run_gateways
 from bot.slack.monitor.sink import alert_sink
 from bot.slack.services import Services
 
@@ -98,6 +99,8 @@ def start_schedule(
     schedule.tasks.append(asyncio.create_task(monitor, name="tlsbot monitor"))
     expiry = run_expiry(services, client, schedule.stop_event, poll=poll)
     schedule.tasks.append(asyncio.create_task(expiry, name="tlsbot request expiry"))
+    gateways = run_gateways(services, client, schedule.stop_event, poll=poll)
+    schedule.tasks.append(asyncio.create_task(gateways, name="tlsbot gateways"))
     return schedule
 
 

@@ -7,6 +7,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.policy.approvals import Outcome
+from bot.slack import gateways
 from bot.slack.approval import decide, show_decision
 from bot.slack.ids import Action, Block, Field, View
 from bot.slack.listeners.util import action_int, field_value, later, message_location
@@ -30,6 +32,8 @@ async def on_approve(
         )
         await show_decision(client, decision, card, channel=channel, ts=ts)
         await tell(client, body, decision.message)
+        if decision.outcome is Outcome.APPLIED:
+            gateways.after_change(services, client)  # hand-overs, the Mimecast sync
 
     later(services, client, body, work(), f"approve #{request_id}")
 
