@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from bot.export.gateway import GatewayName
+from bot.export.handover import states as gateway_states
 from bot.policy import audit
 from bot.policy.batch import LineStatus
 from bot.policy.models import AuditEvent, ChangeRequest, DomainPolicy, Draft, Validation
@@ -214,7 +217,7 @@ def domains_page(
 HOME_WATCHED = 20  # monitored items listed on the App Home, at risk first
 
 
-def home_data(session: Session) -> HomeData:
+def home_data(session: Session, gateways: Sequence[GatewayName] = ()) -> HomeData:
     levels: Counter[str] = Counter()
     query = (
         select(DomainPolicy.level, func.count())
@@ -255,6 +258,7 @@ def home_data(session: Session) -> HomeData:
         failed=tuple(failed),
         audit=recent,
         watched=tuple(at_risk_first(session=session, limit=HOME_WATCHED)),
+        gateways=gateway_states(session=session, gateways=gateways),
     )
 
 

@@ -289,9 +289,10 @@ async def _decode(request: web.Request) -> dict[str, Any]:
     if request.method == "GET":
         return dict(request.query)
     raw = await request.text()
+    query = dict(request.query)  # the Web API client sends some arguments as the query
     if request.content_type == "application/json":
-        return dict(json.loads(raw or "{}"))
-    return dict(parse_qsl(raw, keep_blank_values=True))
+        return {**query, **dict(json.loads(raw or "{}"))}
+    return {**query, **dict(parse_qsl(raw, keep_blank_values=True))}
 
 
 def all_text(value: Any) -> str:

@@ -159,7 +159,8 @@ async def _answer(req: Request, build: Callable[[Session], dict[str, Any]]) -> N
 
 async def on_status(req: Request) -> None:
     if not req.parsed.args:
-        await _answer(req, lambda s: status_message(home_data(s)))
+        gateways = req.services.settings.gateways
+        await _answer(req, lambda s: status_message(home_data(s, gateways)))
         return
     try:
         domain = normalise_domain(req.parsed.args[0])

@@ -26,7 +26,8 @@ async def on_home_opened(
     if event.get("tab", "home") != "home":
         return
     services = services_of(context)
-    data = await services.store.run(home_data)
+    gateways = services.settings.gateways
+    data = await services.store.run(lambda s: home_data(s, gateways))
     await client.views_publish(user_id=event["user"], view=home_view(data))
 
 

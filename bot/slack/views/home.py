@@ -9,6 +9,7 @@ from bot.policy.monitor.alerts import Severity, SubjectKind
 from bot.policy.monitor.history import RiskRow
 from bot.slack.ids import Action, View
 from bot.slack.views.approval import when
+from bot.slack.views.gateways import state_line
 from bot.slack.views.kit import (
     CROSS,
     HOURGLASS,
@@ -60,6 +61,9 @@ def home_view(data: HomeData) -> dict[str, Any]:
         blocks.append(header("Monitoring: at risk first"))
         blocks.append(section(f"*{at_risk}* at risk of {len(data.watched)} listed."))
         blocks += [section(t) for t in chunk_lines([risk_line(w) for w in data.watched])[:5]]
+    if data.gateways:
+        blocks.append(header("Gateways"))
+        blocks.append(section("\n".join(state_line(g) for g in data.gateways)))
     blocks.append(header("Awaiting approval"))
     pending = [f"{HOURGLASS} #{p.request_id} {escape(p.text)}" for p in data.pending]
     blocks += [section(t) for t in chunk_lines(pending or ["_Nothing is waiting._"])[:5]]

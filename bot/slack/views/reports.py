@@ -7,6 +7,7 @@ from typing import Any
 from bot.policy.monitor.history import DomainStatus
 from bot.slack.ids import Block, Field, View
 from bot.slack.views.approval import when
+from bot.slack.views.gateways import state_line
 from bot.slack.views.kit import (
     MESSAGE_BLOCKS,
     chunk_lines,
@@ -34,6 +35,7 @@ def status_message(data: HomeData) -> dict[str, Any]:
     head = f"*{total}* external domain TLS policies ({levels}); {data.routes} inbound routes."
     lines = [f":hourglass_flowing_sand: #{p.request_id} {escape(p.text)}" for p in data.pending]
     lines += [f":x: *{escape(d)}* — {escape(r)}" for d, r in data.failed]
+    lines += ["*Gateways:*", *map(state_line, data.gateways)] if data.gateways else []
     return _message(head, lines)
 
 
