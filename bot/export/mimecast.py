@@ -107,6 +107,7 @@ class MimecastClient:
         self._token: _Token | None = None
         self._http: aiohttp.ClientSession | None = None
         self.retries = 0  # how many calls were retried (429, 5xx, dropped connections)
+        self.lock = asyncio.Lock()  # one sync at a time per client (serve may start two)
 
     async def __aenter__(self) -> MimecastClient:
         self._http = aiohttp.ClientSession(timeout=self.timeout)

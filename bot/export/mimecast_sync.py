@@ -213,6 +213,18 @@ async def sync(
     actor: Actor = SYSTEM,
 ) -> SyncReport:
     """Plan every group, apply the plan unless ``dry_run``, record it; returns the report."""
+    async with client.lock:
+        return await _sync(runner=runner, client=client, now=now, dry_run=dry_run, actor=actor)
+
+
+async def _sync(
+    *,
+    runner: Runner,
+    client: MimecastClient,
+    now: Callable[[], datetime],
+    dry_run: bool,
+    actor: Actor,
+) -> SyncReport:
     state = await runner.run(_load)
     groups = groups_of(client.settings)
     report = SyncReport(dry_run=dry_run, groups=[], source_seq=state.source_seq)
