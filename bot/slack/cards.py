@@ -38,6 +38,8 @@ def title(request: ChangeRequest) -> str:
         return f"Delete the whole TLS policy ({n} domain{'s' if n != 1 else ''})"
     if kind == RequestKind.REVERT:
         return f"Revert change request #{request.payload.get('reverts')}"
+    if kind in ("gateway_adopt", "gateway_revert") and request.note:  # Mimecast drift
+        return request.note.rstrip(".")
     return f"{kind} ({n} items)"
 
 
@@ -57,6 +59,8 @@ def item_line(item: dict[str, Any]) -> str:
         return f"{subject} — add route ({verdict_label(item.get('verdict'))})"
     if op == "remove_route":
         return f"{subject} — remove route"
+    if op == "gateway_revert":
+        return f"{subject} — put the group back as approved"
     return f"{subject} — {op}"
 
 

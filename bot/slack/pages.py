@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from bot.export.gateway import GatewayName
+from bot.export.handover import states as gateway_states
 from bot.policy import audit
 from bot.policy.batch import LineStatus
 from bot.policy.evidence.traffic import Traffic, traffic_by_domain
@@ -220,7 +223,9 @@ HOME_TRAFFIC = 10  # domains whose real mail the App Home lists
 HOME_TRAFFIC_DAYS = 7
 
 
-def home_data(session: Session, now: datetime | None = None) -> HomeData:
+def home_data(
+    session: Session, gateways: Sequence[GatewayName] = (), now: datetime | None = None
+) -> HomeData:
     """The App Home's data; with ``now``, also the last days of real mail (Postfix's log)."""
     levels: Counter[str] = Counter()
     query = (
@@ -263,6 +268,7 @@ def home_data(session: Session, now: datetime | None = None) -> HomeData:
         audit=recent,
         watched=tuple(at_risk_first(session=session, limit=HOME_WATCHED)),
         traffic=_traffic(session, now) if now is not None else (),
+        gateways=gateway_states(session=session, gateways=gateways),
     )
 
 

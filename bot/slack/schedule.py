@@ -33,6 +33,7 @@ from bot.policy.monitor.runner import DEFAULT_POLL_SECONDS, run_monitor
 from bot.policy.monitor.sink import AlertSink
 from bot.slack import notices
 from bot.slack.approval import post_request
+from bot.slack.gateways import run_gateways
 from bot.slack.monitor.sink import alert_sink
 from bot.slack.services import Services
 
@@ -102,6 +103,8 @@ def start_schedule(
     schedule.tasks.append(asyncio.create_task(expiry, name="tlsbot request expiry"))
     outbox = notices.run_outbox(services, client, schedule.stop_event)
     schedule.tasks.append(asyncio.create_task(outbox, name="tlsbot slack outbox"))
+    gateways = run_gateways(services, client, schedule.stop_event, poll=poll)
+    schedule.tasks.append(asyncio.create_task(gateways, name="tlsbot gateways"))
     return schedule
 
 

@@ -7,8 +7,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.policy.approvals import Outcome
 from bot.policy.errors import InvalidState
-from bot.slack import notices
+from bot.slack import gateways, notices
 from bot.slack.approval import decide, repair_message
 from bot.slack.ids import Action, Block, Field, View
 from bot.slack.listeners.util import action_int, field_value, later, message_location
@@ -37,6 +38,8 @@ async def on_approve(
             raise
         await notices.deliver(services, client)
         await tell(client, body, escape(decision.message))
+        if decision.outcome is Outcome.APPLIED:
+            gateways.after_change(services, client)  # hand-overs, the Mimecast sync
 
     later(services, client, body, work(), f"approve #{request_id}")
 

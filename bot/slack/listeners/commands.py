@@ -168,7 +168,8 @@ TRAFFIC_DAYS = 7  # real mail shown with /tls status DOMAIN
 
 async def on_status(req: Request) -> None:
     if not req.parsed.args:
-        await _answer(req, lambda s: status_message(home_data(s)))
+        gateways = req.services.settings.gateways
+        await _answer(req, lambda s: status_message(home_data(s, gateways)))
         return
     try:
         domain = normalise_domain(req.parsed.args[0])

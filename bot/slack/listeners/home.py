@@ -27,7 +27,10 @@ async def on_home_opened(
     if event.get("tab", "home") != "home":
         return
     services = services_of(context)
-    data = await services.store.run(lambda session: home_data(session, now=services.clock()))
+    gateways = services.settings.gateways
+    data = await services.store.run(
+        lambda session: home_data(session, gateways, now=services.clock())
+    )
     await client.views_publish(user_id=event["user"], view=home_view(data))
 
 

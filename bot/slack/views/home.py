@@ -10,6 +10,7 @@ from bot.policy.monitor.alerts import Severity, SubjectKind
 from bot.policy.monitor.history import RiskRow
 from bot.slack.ids import Action, View
 from bot.slack.views.approval import when
+from bot.slack.views.gateways import state_line
 from bot.slack.views.kit import (
     CROSS,
     HOURGLASS,
@@ -83,6 +84,9 @@ def home_view(data: HomeData) -> dict[str, Any]:
     if data.traffic:
         blocks.append(header("Real mail, last 7 days"))
         blocks += [section(t) for t in chunk_lines([traffic_line(t) for t in data.traffic])[:3]]
+    if data.gateways:
+        blocks.append(header("Gateways"))
+        blocks.append(section(Mrkdwn("\n".join(state_line(g) for g in data.gateways))))
     blocks.append(header("Awaiting approval"))
     pending = [mrkdwn("{} #{} {}", HOURGLASS, p.request_id, p.text) for p in data.pending]
     nothing = [mrkdwn("_Nothing is waiting._")]

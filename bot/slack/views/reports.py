@@ -8,6 +8,7 @@ from bot.policy.evidence.traffic import Traffic
 from bot.policy.monitor.history import DomainStatus
 from bot.slack.ids import Block, Field, View
 from bot.slack.views.approval import when
+from bot.slack.views.gateways import state_line
 from bot.slack.views.kit import (
     MESSAGE_BLOCKS,
     Mrkdwn,
@@ -40,6 +41,8 @@ def status_message(data: HomeData) -> dict[str, Any]:
     )
     lines = [mrkdwn(":hourglass_flowing_sand: #{} {}", p.request_id, p.text) for p in data.pending]
     lines += [mrkdwn(":x: *{}* — {}", d, r) for d, r in data.failed]
+    if data.gateways:
+        lines += [mrkdwn("*Gateways:*"), *(state_line(g) for g in data.gateways)]
     return _message(head, lines)
 
 
