@@ -52,7 +52,7 @@ class PortBlocked:
 
     @property
     def message(self) -> str:
-        port = "port" if len(self.ports) == 1 else "ports"
+        port, it = ("port", "it") if len(self.ports) == 1 else ("ports", "them")
         ports = ", ".join(str(p) for p in self.ports)
         how = _how(self.timed_out, self.refused, self.addresses)
         targets = f"{self.targets} target{'s' if self.targets != 1 else ''}"
@@ -60,7 +60,7 @@ class PortBlocked:
             f"This host seems unable to reach {port} {ports}: the connections to all "
             f"{self.addresses} mail server addresses of {targets} {how}, while DNS answered. "
             f"Many cloud providers and ISPs block outbound {port} {ports}; ask yours to open "
-            f"it, or run tlsbot on a host that can send mail "
+            f"{it}, or run tlsbot on a host that can send mail "
             f"(`tlsbot doctor --smtp HOST` checks one server)."
         )
 
