@@ -36,14 +36,14 @@ def result_lines(result: TargetResult, diagnosis: PortBlocked | None = None) -> 
     lines += [f"    {reason.code.value}: {reason.message}" for reason in result.reasons]
     if result.implicit_mx:
         lines.append("    no MX record: the domain's own address receives its mail")
-    hidden = 0
+    hidden: list[str] = []
     for host in result.hosts:
         if diagnosis is not None and failed_to_connect(host):
-            hidden += 1
+            hidden.append(f"{host.host} {_at(host)}")
         else:
             lines += host_lines(host)
     if hidden:
-        lines.append(f"    {hidden} address(es) not reached: see the note at the end")
+        lines.append(f"  {CROSS} not reached: {', '.join(hidden)} (see the note at the end)")
     lines += [f"    {fact}" for fact in facts(result)]
     lines += [f"    {WARN} {w.code}: {w.message}" for w in warnings(result)]
     return lines
@@ -51,10 +51,7 @@ def result_lines(result: TargetResult, diagnosis: PortBlocked | None = None) -> 
 
 def host_lines(host: HostResult) -> list[str]:
     mark = TICK if host.verdict.ok else CROSS
-    where = host.address or "no address"
-    if host.address and ":" in host.address:
-        where = f"[{host.address}]"
-    line = f"  {mark} {host.host} {where}:{host.port} {host.verdict.value}"
+    line = f"  {mark} {host.host} {_at(host)} {host.verdict.value}"
     if host.tls_version:
         line += f" {host.tls_version} {host.cipher}"
     cert = host.certificate
@@ -65,6 +62,13 @@ def host_lines(host: HostResult) -> list[str]:
     if host.recipient_accepted is True:
         lines.append("      the recipient address was accepted (RCPT TO inside TLS)")
     return lines
+
+
+def _at(host: HostResult) -> str:
+    where = host.address or "no address"
+    if host.address and ":" in host.address:
+        where = f"[{host.address}]"
+    return f"{where}:{host.port}"
 
 
 def _expiry(not_after: datetime, days: int) -> str:
