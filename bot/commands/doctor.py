@@ -143,28 +143,39 @@ async def _reach(host: str, port: int, settings: Settings) -> Line:
         return Line(name, False, f"{host}: {found.error.message}")
     allowed = (*probe.allow_networks, *probe.route_allow_networks)
     failures: list[str] = []
+    tried = refused = 0
     for address in found.addresses[:MAX_ADDRESSES]:
         refusal = vet_address(address, allowed)
         if refusal is not None:
             failures.append(refusal.message)
             continue
-        greeting, failure = await _greeting(host, address, port, probe.timeout)
+        tried += 1
+        greeting, failure, was_refused = await _greeting(host, address, port, probe.timeout)
         if greeting is not None:
             return Line(name, True, f"{_named(host, address, port)} greeted: {greeting}")
         failures.append(failure)
-    advice = (
-        "outbound port 25 seems blocked here (most clouds block it): ask your provider "
-        "to open it, or run tlsbot on a host that can send mail"
-    )
-    return Line(name, False, "; ".join(failures) + f" — {advice}")
+        refused += was_refused
+    text = "; ".join(failures)
+    if tried and refused == tried:
+        text += (
+            f" — is the server up? (a firewall that rejects outbound port {port} looks the same)"
+        )
+    elif tried:
+        text += (
+            f" — outbound port {port} seems blocked here (most clouds block port 25): ask your "
+            "provider to open it, or run tlsbot on a host that can send mail"
+        )
+    return Line(name, False, text)
 
 
 MAX_ADDRESSES = 4  # of the server's addresses, tried one after another
 
 
-async def _greeting(host: str, address: str, port: int, limit: float) -> tuple[str | None, str]:
-    """The server's greeting, or why there is none (in the probe's words)."""
-    from bot.probe.errors import ProbeError, translate
+async def _greeting(
+    host: str, address: str, port: int, limit: float
+) -> tuple[str | None, str, bool]:
+    """The server's greeting, or why there is none (in the probe's words) and if refused."""
+    from bot.probe.errors import ConnectRefused, ProbeError, translate
     from bot.probe.smtp import READ_SIZE, Reply, ReplyParser, Step, quit_
 
     where = _named(host, address, port)
@@ -181,18 +192,18 @@ async def _greeting(host: str, address: str, port: int, limit: float) -> tuple[s
                 with translate(Step.GREETING, where):
                     data = await reader.read(READ_SIZE)
                 if not data:
-                    return None, f"{where} closed the connection without a greeting"
+                    return None, f"{where} closed the connection without a greeting", False
                 with translate(Step.GREETING, where):
                     replies = parser.feed(data)
             reply = replies[0]
             writer.write(quit_())
             if reply.code // 100 != 2:
-                return None, f"{where} greeted with {reply}"
-            return str(reply), ""
+                return None, f"{where} greeted with {reply}", False
+            return str(reply), "", False
     except ProbeError as exc:
-        return None, str(exc)
+        return None, str(exc), isinstance(exc, ConnectRefused)
     except TimeoutError:
-        return None, f"{where} did not answer within {limit:g} s ({stage.value})"
+        return None, f"{where} did not answer within {limit:g} s ({stage.value})", False
     finally:
         if writer is not None:
             writer.close()

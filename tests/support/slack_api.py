@@ -6,6 +6,9 @@ are remembered by id so tests can submit them back; ``fail_next`` makes the
 next call of a method answer 429 with ``Retry-After``; ``group_members`` sets
 what ``usergroups.users.list`` returns. ``response_url(...)`` hands out URLs on
 this server that record what the bot sends to them.
+
+Like Slack, a Web API call without a token answers ``not_authed`` and one with a
+token in ``invalid_tokens`` (revoked, or never issued) answers ``invalid_auth``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class SlackApi:
         self.calls: list[Call] = []
         self.views: dict[str, dict[str, Any]] = {}
         self.group_members: dict[str, list[str]] = {}
+        self.invalid_tokens: set[str] = set()
         self.sockets: list[web.WebSocketResponse] = []  # Socket Mode connections
         self._failures: dict[str, int] = {}
         self._ids = itertools.count(1)
@@ -160,6 +164,12 @@ class SlackApi:
                 headers={"Retry-After": str(retry_after)},
             )
         await self._record(method, body)
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        token = token or str(body.get("token") or "")
+        if not token:
+            return web.json_response({"ok": False, "error": "not_authed"})
+        if token in self.invalid_tokens:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
         return web.json_response(self._answer(method, body))
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
