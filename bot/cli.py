@@ -8,7 +8,8 @@ loads nothing but this module.
 
 Adding a command is one line in :data:`COMMANDS`, plus its module, which offers
 ``register(subparsers)``: it adds the parser named as in the table, with the same
-``help=`` (tests/test_cli.py checks both), and sets ``run=<callable(args) -> int>``.
+``help=``, and sets ``run=<callable(args) -> int>``. tests/test_cli.py checks both,
+and that README.md lists the command (its command table and ``tlsbot --help``).
 Heavy imports a command needs only to run may stay at the top of its module: they
 are paid only when that command is chosen.
 

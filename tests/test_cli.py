@@ -199,3 +199,16 @@ def test_a_real_probe_loads_no_slack_database_or_aiohttp(
     assert out.startswith("✓ quick.test: Strict - Trusted Enforced [strict]")
     assert "bot.probe.prober" in modules
     assert not heavy(modules)
+
+
+def test_the_readme_lists_every_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("$ tlsbot --help\n", 1)[1].split("```", 1)[0]
+    listed = [
+        line.split()[0]
+        for line in block.splitlines()
+        if line.startswith("    ") and line.split()[0].isalpha() and not line.startswith("      ")
+    ]
+    assert listed == [c.name for c in cli.COMMANDS]
+    for command in cli.COMMANDS:
+        assert f"| `tlsbot {command.name}" in readme, f"README's command table lacks {command.name}"
