@@ -3,7 +3,8 @@
 Every call is recorded with its method and body (JSON or form, decoded), and
 answered ``{"ok": true, …}`` with plausible ids and timestamps. Views opened
 are remembered by id so tests can submit them back; ``fail_next`` makes the
-next call of a method answer 429 with ``Retry-After``; ``group_members`` sets
+next call of a method answer 429 with ``Retry-After``, ``break_method`` makes
+every call of one answer an error until ``mend``; ``group_members`` sets
 what ``usergroups.users.list`` returns. ``response_url(...)`` hands out URLs on
 this server that record what the bot sends to them.
 
@@ -44,6 +45,7 @@ class SlackApi:
         self.invalid_tokens: set[str] = set()
         self.sockets: list[web.WebSocketResponse] = []  # Socket Mode connections
         self._failures: dict[str, int] = {}
+        self.broken: dict[str, str] = {}  # method -> Slack error answered until mended
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -71,6 +73,13 @@ class SlackApi:
     # ---- test controls
     def fail_next(self, method: str, retry_after: int = 1) -> None:
         self._failures[method] = retry_after
+
+    def break_method(self, method: str, error: str = "internal_error") -> None:
+        """Answer every call of ``method`` ``{"ok": false, "error": error}`` until mended."""
+        self.broken[method] = error
+
+    def mend(self, method: str) -> None:
+        self.broken.pop(method, None)
 
     async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
         """Socket Mode: deliver a request (``slash_commands``, ``interactive``, ``events_api``)
@@ -163,6 +172,9 @@ class SlackApi:
                 status=429,
                 headers={"Retry-After": str(retry_after)},
             )
+        if method in self.broken:
+            await self._record(method + "#error", body)
+            return web.json_response({"ok": False, "error": self.broken[method]})
         await self._record(method, body)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         token = token or str(body.get("token") or "")

@@ -33,6 +33,7 @@ from bot.slack.replies import actor_of, tell
 from bot.slack.services import Services
 from bot.slack.views.domains import domains_add_view, working_view
 from bot.slack.views.help import help_message
+from bot.slack.views.kit import mrkdwn
 from bot.slack.views.meta import Meta
 from bot.slack.views.model import DomainRow, RowState
 from bot.slack.views.reports import (
@@ -86,9 +87,9 @@ async def on_check(req: Request) -> None:
         else:
             probe = req.services.prober.probe_domain(normalise_domain(target))
     except InvalidName as exc:
-        await req.ack(text=f":no_entry: {exc}")
+        await req.ack(text=mrkdwn(":no_entry: {}", exc))
         return
-    await req.ack(text=f":hourglass_flowing_sand: Checking {target}…")
+    await req.ack(text=mrkdwn(":hourglass_flowing_sand: Checking {}…", target))
 
     async def answer() -> None:
         result = await probe
@@ -122,7 +123,9 @@ async def on_add(req: Request) -> None:
 
 async def on_remove(req: Request) -> None:
     domains = list(req.parsed.args)
-    await req.ack(text=f":hourglass_flowing_sand: Asking to remove {len(domains)} TLS policies…")
+    await req.ack(
+        text=mrkdwn(":hourglass_flowing_sand: Asking to remove {} TLS policies…", len(domains))
+    )
     services, actor = req.services, actor_of(req.body)
     rules = Rules.from_settings(services.settings)
 
@@ -139,7 +142,9 @@ async def on_remove(req: Request) -> None:
         await tell(
             req.client,
             req.body,
-            f"Change request #{request_id} to remove {', '.join(domains)} awaits approval.",
+            mrkdwn(
+                "Change request #{} to remove {} awaits approval.", request_id, ", ".join(domains)
+            ),
             replace=True,
         )
 
@@ -164,7 +169,7 @@ async def on_status(req: Request) -> None:
     try:
         domain = normalise_domain(req.parsed.args[0])
     except InvalidName as exc:
-        await req.ack(text=f":no_entry: {exc}")
+        await req.ack(text=mrkdwn(":no_entry: {}", exc))
         return
 
     relaxed_days = req.services.settings.relaxed_days
@@ -204,7 +209,7 @@ async def on_audit(req: Request) -> None:
         try:
             domain = normalise_domain(req.parsed.args[0])
         except InvalidName as exc:
-            await req.ack(text=f":no_entry: {exc}")
+            await req.ack(text=mrkdwn(":no_entry: {}", exc))
             return
     await _answer(req, lambda s: audit_message(audit_lines(s, domain), domain))
 

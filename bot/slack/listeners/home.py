@@ -17,6 +17,7 @@ from bot.slack.middleware import services_of
 from bot.slack.pages import home_data
 from bot.slack.replies import actor_of, dm
 from bot.slack.views.home import home_view
+from bot.slack.views.kit import mrkdwn
 from bot.slack.views.reports import DELIVERY, RECEIPT
 
 
@@ -79,7 +80,7 @@ async def on_policy_delete_submit(
         await dm(
             client,
             actor.id,
-            f"Change request #{request_id} to delete the TLS policy awaits approval.",
+            mrkdwn("Change request #{} to delete the TLS policy awaits approval.", request_id),
         )
 
     later(services, client, body, work(), "policy delete")

@@ -13,7 +13,16 @@ from typing import Any
 from bot.probe.diagnose import diagnose, failed_to_connect
 from bot.probe.findings import facts, warnings
 from bot.probe.model import HostResult, TargetResult, Verdict
-from bot.slack.views.kit import CROSS, TICK, WARN, BlockDict, chunk_lines, escape, section
+from bot.slack.views.kit import (
+    CROSS,
+    TICK,
+    WARN,
+    BlockDict,
+    Mrkdwn,
+    chunk_lines,
+    mrkdwn,
+    section,
+)
 
 SUPPORTS_TLS = "Supports TLS"
 SHORT_REASON = 140
@@ -27,11 +36,11 @@ def mark(verdict: Verdict) -> str:
     return CROSS
 
 
-def verdict_text(verdict: Verdict, *, domain: bool = False) -> str:
+def verdict_text(verdict: Verdict, *, domain: bool = False) -> Mrkdwn:
     """``✅ Supports TLS (Strict - Trusted Enforced)`` for a domain, the label for a route."""
     if domain and verdict.ok:
-        return f"{mark(verdict)} *{SUPPORTS_TLS}* ({verdict.label})"
-    return f"{mark(verdict)} *{verdict.label}*"
+        return mrkdwn("{} *{}* ({})", mark(verdict), SUPPORTS_TLS, verdict.label)
+    return mrkdwn("{} *{}*", mark(verdict), verdict.label)
 
 
 def first_reason(result: TargetResult) -> str | None:
@@ -50,37 +59,36 @@ def short(text: str, limit: int = SHORT_REASON) -> tuple[str, bool]:
     return text[: limit - 1] + "…", True
 
 
-def host_line(host: HostResult) -> str:
-    where = escape(host.host)
+def host_line(host: HostResult) -> Mrkdwn:
+    where = host.host
     if host.address and host.address != host.host:
         where += f" ({host.address})"
-    line = f"{mark(host.verdict)} `{where}:{host.port}` {host.verdict.label}"
-    if host.tls_version:
-        line += f" · {host.tls_version}"
-        if host.cipher:
-            line += f" {host.cipher}"
-    if host.reasons:
-        line += " — " + escape("; ".join(r.message for r in host.reasons))
-    return line
+    tls = f" · {host.tls_version}" if host.tls_version else ""
+    if host.tls_version and host.cipher:
+        tls += f" {host.cipher}"
+    why = " — " + "; ".join(r.message for r in host.reasons) if host.reasons else ""
+    return mrkdwn(
+        "{} `{}:{}` {}{}{}", mark(host.verdict), where, host.port, host.verdict.label, tls, why
+    )
 
 
-def warning_lines(result: TargetResult) -> list[str]:
-    return [f"{WARN} {escape(w.message)}" for w in warnings(result)]
+def warning_lines(result: TargetResult) -> list[Mrkdwn]:
+    return [mrkdwn("{} {}", WARN, w.message) for w in warnings(result)]
 
 
-def detail_lines(result: TargetResult) -> list[str]:
-    lines = [f"{mark(result.verdict)} {escape(r.message)}" for r in result.reasons]
+def detail_lines(result: TargetResult) -> list[Mrkdwn]:
+    lines = [mrkdwn("{} {}", mark(result.verdict), r.message) for r in result.reasons]
     lines += [host_line(h) for h in result.hosts]
     if result.implicit_mx:
-        lines.append("_No MX record: the domain's own address receives its mail._")
-    lines += [f"_{escape(fact)}_" for fact in facts(result)]
+        lines.append(mrkdwn("_No MX record: the domain's own address receives its mail._"))
+    lines += [mrkdwn("_{}_", fact) for fact in facts(result)]
     return lines + warning_lines(result)
 
 
-def batch_notice(results: Iterable[TargetResult]) -> str | None:
+def batch_notice(results: Iterable[TargetResult]) -> Mrkdwn | None:
     """One sentence when the results show that this host cannot reach port 25."""
     diagnosis = diagnose(results)
-    return f"{WARN} {diagnosis.message}" if diagnosis is not None else None
+    return mrkdwn("{} {}", WARN, diagnosis.message) if diagnosis is not None else None
 
 
 def explained_by_notice(result: TargetResult) -> bool:
@@ -92,15 +100,15 @@ def explained_by_notice(result: TargetResult) -> bool:
 def check_message(result: TargetResult) -> dict[str, Any]:
     """The private answer to ``/tls check``."""
     is_domain = result.kind.value != "route"
-    head = f"*{escape(result.target)}*: {verdict_text(result.verdict, domain=is_domain)}"
+    head = mrkdwn("*{}*: {}", result.target, verdict_text(result.verdict, domain=is_domain))
     reason = first_reason(result)
     if reason and not result.verdict.ok:
-        head += f"\n{escape(reason)}"
+        head = mrkdwn("{}\n{}", head, reason)
     notice = batch_notice([result])
     if notice is not None:
-        head += f"\n{escape(notice)}"
+        head = mrkdwn("{}\n{}", head, notice)
     blocks: list[BlockDict] = [section(head)]
     for text in chunk_lines(detail_lines(result))[:10]:
         blocks.append(section(text))
-    plain_text = f"{result.target}: {result.verdict.label}"
+    plain_text = mrkdwn("{}: {}", result.target, result.verdict.label)
     return {"text": plain_text, "blocks": blocks}
