@@ -56,6 +56,12 @@ COMMANDS: tuple[Command, ...] = (
         "bot.commands.monitor",
         "re-validate policies and routes on schedule; alert before mail bounces",
     ),
+    Command(
+        "observe",
+        "bot.commands.observe",
+        "evidence from real mail: what Postfix's deliveries actually got",
+    ),
+    Command("tlsrpt", "bot.commands.tlsrpt", "TLS-RPT reports about our own MX hosts"),
 )
 BY_NAME = {c.name: c for c in COMMANDS}
 

@@ -238,3 +238,8 @@ class SeenRequest(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=128)
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)  # from the caller's clock
+
+
+# The evidence tables (Postfix log counts, TLS-RPT reports) live in their own module;
+# importing it here registers them wherever the policy store's tables are known.
+from bot.policy.evidence import models as _evidence_models  # noqa: E402, F401

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.policy.evidence.traffic import Traffic
 from bot.policy.models import ChangeRequest, Validation
 from bot.policy.probe_bridge import ok_verdict, verdict_label
 from bot.policy.queries import approvals_of, get_request
@@ -48,7 +49,10 @@ def item_line(item: dict[str, Any]) -> str:
     if op == "remove_policy":
         return f"{subject} — remove the policy"
     if op == "update_policy":
-        return f"{subject} — change the policy ({item.get('set')})"
+        line = f"{subject} — change the policy ({item.get('set')})"
+        if item.get("traffic"):
+            line += f"\n    Real mail: {Traffic.from_dict(item['traffic']).summary()}"
+        return line
     if op == "add_route":
         return f"{subject} — add route ({verdict_label(item.get('verdict'))})"
     if op == "remove_route":

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
+from bot.policy.evidence.traffic import traffic_for
 from bot.policy.monitor.history import domain_status
 from bot.policy.queries import find_policy
 from bot.policy.requests import Rules, propose_remove_domains
@@ -162,6 +163,9 @@ async def _answer(req: Request, build: Callable[[Session], dict[str, Any]]) -> N
     req.later(work(), str(req.parsed.sub))
 
 
+TRAFFIC_DAYS = 7  # real mail shown with /tls status DOMAIN
+
+
 async def on_status(req: Request) -> None:
     if not req.parsed.args:
         await _answer(req, lambda s: status_message(home_data(s)))
@@ -175,12 +179,12 @@ async def on_status(req: Request) -> None:
     relaxed_days = req.services.settings.relaxed_days
 
     def build(session: Session) -> dict[str, Any]:
-        history = domain_status(
-            session=session, domain=domain, now=req.services.clock(), relaxed_days=relaxed_days
-        )
+        now = req.services.clock()
+        history = domain_status(session=session, domain=domain, now=now, relaxed_days=relaxed_days)
+        traffic = traffic_for(session=session, domain=domain, now=now, days=TRAFFIC_DAYS)
         policy = find_policy(session=session, domain=domain)
         if policy is None:
-            return domain_status_message(None, domain, history)
+            return domain_status_message(None, domain, history, traffic)
         latest = latest_validation(session, domain)
         validation_id = latest.id if latest is not None else policy.validation_id
         reason, detail, warning = reason_of(session, validation_id)
@@ -194,7 +198,7 @@ async def on_status(req: Request) -> None:
             detail=detail,
             warning=warning,
         )
-        return domain_status_message(row, domain, history)
+        return domain_status_message(row, domain, history, traffic)
 
     await _answer(req, build)
 

@@ -27,7 +27,7 @@ async def on_home_opened(
     if event.get("tab", "home") != "home":
         return
     services = services_of(context)
-    data = await services.store.run(home_data)
+    data = await services.store.run(lambda session: home_data(session, now=services.clock()))
     await client.views_publish(user_id=event["user"], view=home_view(data))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.policy.evidence.traffic import Traffic
 from bot.policy.monitor.alerts import Severity, SubjectKind
 from bot.policy.monitor.history import RiskRow
 from bot.slack.ids import Action, View
@@ -48,6 +49,16 @@ def risk_line(row: RiskRow) -> Mrkdwn:
     return line
 
 
+def traffic_line(traffic: Traffic) -> Mrkdwn:
+    """One domain's real mail (Postfix's log): deferrals and weak deliveries stand out."""
+    icon = ":white_check_mark:"
+    if traffic.deferrals:
+        icon = ":red_circle:"
+    elif traffic.below("strict"):
+        icon = ":warning:"
+    return mrkdwn("{} {}", icon, traffic.summary())
+
+
 def home_view(data: HomeData) -> dict[str, Any]:
     levels = ", ".join(f"*{n}* {level}" for level, n in sorted(data.levels.items())) or "none yet"
     total = sum(data.levels.values())
@@ -69,6 +80,9 @@ def home_view(data: HomeData) -> dict[str, Any]:
         blocks.append(header("Monitoring: at risk first"))
         blocks.append(section(mrkdwn("*{}* at risk of {} listed.", at_risk, len(data.watched))))
         blocks += [section(t) for t in chunk_lines([risk_line(w) for w in data.watched])[:5]]
+    if data.traffic:
+        blocks.append(header("Real mail, last 7 days"))
+        blocks += [section(t) for t in chunk_lines([traffic_line(t) for t in data.traffic])[:3]]
     blocks.append(header("Awaiting approval"))
     pending = [mrkdwn("{} #{} {}", HOURGLASS, p.request_id, p.text) for p in data.pending]
     nothing = [mrkdwn("_Nothing is waiting._")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.policy.evidence.traffic import Traffic
 from bot.policy.monitor.history import DomainStatus
 from bot.slack.ids import Block, Field, View
 from bot.slack.views.approval import when
@@ -43,18 +44,31 @@ def status_message(data: HomeData) -> dict[str, Any]:
 
 
 def domain_status_message(
-    row: DomainRow | None, domain: str, history: DomainStatus | None = None
+    row: DomainRow | None,
+    domain: str,
+    history: DomainStatus | None = None,
+    traffic: Traffic | None = None,
 ) -> dict[str, Any]:
+    extra = traffic_lines(traffic) if traffic is not None else []
     if row is None:
         lines = history_lines(history) if history is not None else []
-        return _message(mrkdwn("*{}* has no TLS policy.", domain), lines)
+        return _message(mrkdwn("*{}* has no TLS policy.", domain), lines + extra)
     head = mrkdwn("*{}*: policy {}", domain, row.level or "?")
     if row.verdict is not None:
         head = mrkdwn("{}; last validation {} {}", head, mark(row.verdict), row.verdict.label)
     lines = [escape(row.detail)] if row.detail else []
     if history is not None:
         lines += history_lines(history)
-    return _message(head, lines)
+    return _message(head, lines + extra)
+
+
+def traffic_lines(traffic: Traffic) -> list[Mrkdwn]:
+    """What real mail got, from Postfix's log: the last days' deliveries and TLS deferrals."""
+    days = (traffic.until - traffic.since).days + 1
+    icon = ":white_check_mark:" if traffic.clean_for("strict") else ":warning:"
+    if not traffic.deliveries and not traffic.deferrals:
+        icon = ":grey_question:"
+    return [mrkdwn("*Real mail, last {} days:* {} {}", days, icon, traffic.summary())]
 
 
 def history_lines(status: DomainStatus) -> list[Mrkdwn]:
