@@ -2,9 +2,11 @@
 
 - :func:`warnings` — what a mail admin should act on, each a :class:`Finding` with a
   stable code: an MTA-STS policy that is broken or does not cover the MX hosts (the
-  sentence made by :mod:`bot.probe.extras`), and TLSA records that were published
-  but could not be checked (tlsbot does not validate DNSSEC, without which DANE
-  records are neither trustworthy nor matched against the certificate, RFC 7672).
+  sentence made by :mod:`bot.probe.extras`), TLSA records that were published but
+  could not be checked (tlsbot does not validate DNSSEC, without which DANE records
+  are neither trustworthy nor matched against the certificate, RFC 7672), and the
+  notes :mod:`bot.probe.certs` makes on a host's certificates (a stale extra
+  certificate the valid path does not use, one that cannot be parsed), once per host.
   ``TargetResult.to_dict()`` lists them under ``"warnings"``; the text output of
   ``tlsbot probe`` and Slack print the same ``message``.
 - :func:`facts` — the extra facts SPEC lists, one short line each: the MTA-STS
@@ -22,6 +24,7 @@ if TYPE_CHECKING:  # the model imports this module while it serialises
     from bot.probe.model import TargetResult
 
 DANE_NOT_CHECKED = "dane-not-checked"
+CERTIFICATE_NOTE = "certificate-note"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,12 @@ def warnings(result: TargetResult) -> tuple[Finding, ...]:
                 host,
             )
         )
+    seen: set[tuple[str, str]] = set()
+    for probed in result.hosts:
+        for note in probed.certificate.notes if probed.certificate is not None else ():
+            if (probed.host, note) not in seen:
+                seen.add((probed.host, note))
+                found.append(Finding(CERTIFICATE_NOTE, f"{probed.host}: {note}", probed.host))
     return tuple(found)
 
 

@@ -15,11 +15,18 @@ from typing import Any
 import pytest
 
 from bot.commands.probe_text import result_lines
-from bot.probe.findings import DANE_NOT_CHECKED
+from bot.probe.findings import CERTIFICATE_NOTE, DANE_NOT_CHECKED
 from bot.probe.model import TargetResult
 from bot.slack.views.results import check_message
 from tests.support.certs import Pki
-from tests.support.findings_world import DOMAIN, TLS_RPT, FindingsWorld, findings_world, policy
+from tests.support.findings_world import (
+    DOMAIN,
+    STALE,
+    TLS_RPT,
+    FindingsWorld,
+    findings_world,
+    policy,
+)
 from tests.support.slack_api import all_text
 
 pytestmark = pytest.mark.timeout(30)
@@ -36,9 +43,11 @@ async def world(pki: Pki) -> AsyncIterator[FindingsWorld]:
         yield built
 
 
-async def probed(world: FindingsWorld) -> tuple[TargetResult, list[dict[str, Any]], str, str]:
+async def probed(
+    world: FindingsWorld, domain: str = DOMAIN
+) -> tuple[TargetResult, list[dict[str, Any]], str, str]:
     """The result, its --json warnings, its text output and its Slack answer."""
-    result = await world.prober.probe_domain(DOMAIN)
+    result = await world.prober.probe_domain(domain)
     text = "\n".join(result_lines(result)) + "\n"
     slack = all_text(check_message(result))
     return result, result.to_dict()["warnings"], text, slack
@@ -102,3 +111,14 @@ async def test_a_policy_that_cannot_be_fetched_is_named_with_the_domain(
     assert f"⚠ sts-policy-fetch-error: {sts['message']}" in text
     assert sts["message"] in slack
     assert "MTA-STS: record published (v=STSv1; id=20260101), no usable policy" in text
+
+
+async def test_a_certificate_note_is_a_warning_in_every_output(world: FindingsWorld) -> None:
+    domain, mx, _ = STALE
+    result, warnings, text, slack = await probed(world, domain)
+    assert result.verdict.value == "strict"
+    assert result.hosts[0].certificate is not None
+    (note,) = result.hosts[0].certificate.notes
+    assert warnings == [{"code": CERTIFICATE_NOTE, "message": f"{mx}: {note}", "host": mx}]
+    assert f"    ⚠ {CERTIFICATE_NOTE}: {mx}: {note}\n" in text
+    assert f":warning: {mx}: {note}" in slack

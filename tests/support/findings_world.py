@@ -6,6 +6,8 @@
                     mode covering mx1 only
     TLSA            at _PORT._tcp.mx1.sts.test, a record that matches no certificate
     TLS-RPT         v=TLSRPTv1; rua=mailto:tls@sts.test
+    stale.test      MX mx.stale.test: a trusted chain plus an expired cross-signed root
+                    that the valid path does not use (a certificate note)
 
 ``world.prober`` is a real :class:`~bot.probe.prober.Prober` with settings reaching all of it.
 """
@@ -29,6 +31,7 @@ from tests.support.smtp_server import SmtpServer, free_port
 DOMAIN = "sts.test"
 MX = {"mx1.sts.test": "127.0.11.1", "mx2.sts.test": "127.0.11.2"}
 POLICY_ADDRESS = "127.0.11.9"
+STALE = ("stale.test", "mx.stale.test", "127.0.11.3")
 TLSA = "3 1 1 " + "00" * 32
 TLS_RPT = "v=TLSRPTv1; rua=mailto:tls@sts.test"
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
@@ -62,11 +65,16 @@ async def findings_world(pki: Pki) -> AsyncIterator[FindingsWorld]:
     }
     for name, address in MX.items():
         records[name] = {"A": address}
+    stale_domain, stale_mx, stale_address = STALE
+    records[stale_domain] = {"MX": f"10 {stale_mx}."}
+    records[stale_mx] = {"A": stale_address}
     async with AsyncExitStack() as stack:
         dns = await stack.enter_async_context(DnsServer(records))
         for name, address in MX.items():
             cert = pki.serve(CertCase.TRUSTED, name)
             await stack.enter_async_context(SmtpServer(address, port, cert=cert, name=name))
+        stale = pki.serve(CertCase.STALE_CROSS_SIGN, stale_mx)
+        await stack.enter_async_context(SmtpServer(stale_address, port, cert=stale, name=stale_mx))
         served = pki.serve(CertCase.TRUSTED, f"mta-sts.{DOMAIN}")
         server = await stack.enter_async_context(PolicyServer(POLICY_ADDRESS, served, ENFORCE_MX1))
         settings = ProbeSettings(
