@@ -5,24 +5,30 @@ Each TARGET is a domain or an email address; ``--route`` names an inbound route;
 skipped). Bad targets are reported on stderr, one line each, and the others are
 still probed. Exit 0 when every target is strict or relaxed, 1 otherwise (including
 any bad target), 2 on a usage error (nothing to probe, bad settings).
+
+The text output is :mod:`bot.commands.probe_text`; ``--json`` prints
+``TargetResult.to_dict()`` of each target, plus ``"diagnosis"`` when the whole batch
+shows that this host cannot reach port 25 (:mod:`bot.probe.diagnose`).
+
+The probe itself is imported by :func:`run`, not at the top, so that
+``tlsbot probe --help`` starts at once.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.config import Settings
-from bot.probe.model import HostResult, TargetKind, TargetResult
-from bot.probe.names import InvalidName, normalise_domain, parse_email, parse_route
-from bot.probe.prober import Prober, Target
+from bot.probe.diagnose import PortBlocked, diagnose
+from bot.probe.model import TargetKind, TargetResult
 
-TICK, CROSS = "✓", "✗"
+if TYPE_CHECKING:
+    from bot.probe.prober import Target
+
 MAX_FILE_LINES = 100_000
 
 
@@ -67,6 +73,11 @@ class _Input:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.commands.probe_text import write_results
+    from bot.probe.prober import Prober
+
     settings = Settings.from_env()
     given = _collect(args, settings.probe.smtp_port)
     for _text, why in given.errors:
@@ -79,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             )
             return 2
         if args.json:
-            _print_json([], given.errors, sys.stdout)
+            _print_json([], given.errors, None, sys.stdout)
         return 1
     prober = Prober(settings.probe, clock=args.clock)
     progress = _Progress(sys.stderr, len(given.targets)) if len(given.targets) > 1 else None
@@ -88,16 +99,19 @@ def run(args: argparse.Namespace) -> int:
     )
     if progress is not None:
         progress.finish()
+    diagnosis = diagnose(results)
     if args.json:
-        _print_json(results, given.errors, sys.stdout)
+        _print_json(results, given.errors, diagnosis, sys.stdout)
     else:
-        for result in results:
-            _print_result(result, sys.stdout)
+        write_results(results, diagnosis, sys.stdout)
     ok = all(r.verdict.ok for r in results) and not given.errors
     return 0 if ok else 1
 
 
 def _collect(args: argparse.Namespace, default_port: int) -> _Input:
+    from bot.probe.names import InvalidName, parse_route
+    from bot.probe.prober import Target
+
     given = _Input()
     lines: list[str] = list(args.targets)
     for name in args.file:
@@ -119,6 +133,9 @@ def _collect(args: argparse.Namespace, default_port: int) -> _Input:
 
 
 def _add_target(given: _Input, line: str) -> None:
+    from bot.probe.names import InvalidName, normalise_domain, parse_email
+    from bot.probe.prober import Target
+
     text = line.strip()
     if not text or text.startswith("#"):
         return
@@ -170,56 +187,16 @@ class _Progress:
             self.stream.flush()
 
 
-def _print_json(results: list[TargetResult], errors: list[tuple[str, str]], stream: TextIO) -> None:
+def _print_json(
+    results: list[TargetResult],
+    errors: list[tuple[str, str]],
+    diagnosis: PortBlocked | None,
+    stream: TextIO,
+) -> None:
     document = {
         "results": [r.to_dict() for r in results],
         "errors": [{"input": text, "error": why} for text, why in errors],
+        "diagnosis": diagnosis.to_dict() if diagnosis is not None else None,
     }
     json.dump(document, stream, indent=2, ensure_ascii=False)
     stream.write("\n")
-
-
-def _print_result(result: TargetResult, stream: TextIO) -> None:
-    mark = TICK if result.verdict.ok else CROSS
-    name = result.target if result.target == result.domain else f"{result.target} ({result.domain})"
-    print(f"{mark} {name}: {result.verdict.label} [{result.verdict.value}]", file=stream)
-    for reason in result.reasons:
-        print(f"    {reason.code.value}: {reason.message}", file=stream)
-    if result.implicit_mx:
-        print("    no MX record: the domain's own address receives its mail", file=stream)
-    for host in result.hosts:
-        _print_host(host, stream)
-    extras = result.extras
-    facts = []
-    if extras.mta_sts_mode:
-        facts.append(f"MTA-STS {extras.mta_sts_mode}")
-    if extras.tlsa:
-        facts.append(f"DANE TLSA {len(extras.tlsa)} record(s)")
-    if extras.tls_rpt:
-        facts.append("TLS-RPT published")
-    if facts:
-        print("    " + "; ".join(facts), file=stream)
-
-
-def _print_host(host: HostResult, stream: TextIO) -> None:
-    mark = TICK if host.verdict.ok else CROSS
-    where = host.address or "no address"
-    if host.address and ":" in host.address:
-        where = f"[{host.address}]"
-    line = f"  {mark} {host.host} {where}:{host.port} {host.verdict.value}"
-    if host.tls_version:
-        line += f" {host.tls_version} {host.cipher}"
-    cert = host.certificate
-    if cert is not None:
-        line += ", certificate " + _expiry(cert.not_after, cert.days_to_expiry)
-    print(line, file=stream)
-    for reason in host.reasons:
-        print(f"      {reason.code.value}: {reason.message}", file=stream)
-    if host.recipient_accepted is True:
-        print("      the recipient address was accepted (RCPT TO inside TLS)", file=stream)
-
-
-def _expiry(not_after: datetime, days: int) -> str:
-    if days < 0:
-        return f"expired {not_after:%Y-%m-%d} ({-days} days ago)"
-    return f"expires {not_after:%Y-%m-%d} ({days} days)"

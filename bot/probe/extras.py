@@ -66,16 +66,25 @@ async def _mta_sts(
         return txt, None, policy
     uncovered = [h for h in hosts if not policy.matches(h)]
     if policy.mode != "none" and uncovered:
-        return (
-            txt,
-            policy,
-            Reason(
-                Code.VALIDATION_FAILURE,
-                f"MX {', '.join(uncovered)} not covered by the MTA-STS policy "
-                f"(mx: {', '.join(policy.mx)}); senders that honour it will not deliver there",
-            ),
-        )
+        return txt, policy, Reason(Code.VALIDATION_FAILURE, _uncovered(domain, uncovered, policy))
     return txt, policy, None
+
+
+def _uncovered(domain: str, uncovered: list[str], policy: StsPolicy) -> str:
+    """The sentence for MX hosts outside the policy's ``mx:`` lines, by what senders then do."""
+    them = "it" if len(uncovered) == 1 else "them"
+    head = (
+        f"MX {', '.join(uncovered)} not covered by the MTA-STS policy of {domain} "
+        f"(mode {policy.mode}, mx: {', '.join(policy.mx)})"
+    )
+    if policy.mode == "enforce":
+        effect = f"senders that honour MTA-STS will not deliver to {them}"
+    else:
+        effect = f"senders that honour MTA-STS report a failure for {them} (and still deliver)"
+    return (
+        f"{head}: {effect}; ask {domain} to add {them} to the policy's mx: lines "
+        f"or to remove {them} from its MX records"
+    )
 
 
 async def _tlsa(hosts: tuple[str, ...], port: int, resolver: Resolver) -> tuple[str, ...]:

@@ -219,6 +219,8 @@ class TargetResult:
         return tuple(names)
 
     def to_dict(self) -> dict[str, Any]:
+        from bot.probe.findings import warnings  # the one source of these sentences
+
         return {
             "target": self.target,
             "kind": self.kind.value,
@@ -230,5 +232,6 @@ class TargetResult:
             "implicit_mx": self.implicit_mx,
             "hosts": [h.to_dict() for h in self.hosts],
             "extras": self.extras.to_dict(),
+            "warnings": [w.to_dict() for w in warnings(self)],
             "elapsed_ms": self.elapsed_ms,
         }

@@ -3,34 +3,28 @@
 The parsers are pure functions. :func:`fetch_policy` is the one piece of I/O:
 it resolves ``mta-sts.<domain>`` once with our resolver, vets every address with
 the address guard (``allow_networks``, the external-domain allow list), and
-lets aiohttp connect only to those vetted IP literals (a pinned resolver), with
-the name as SNI and as the ``Host`` header. The certificate is checked against
-the system store plus ``ProbeSettings.ca_file``. Redirects are never followed
-(RFC 8461 §3.3), the body is capped at :data:`MAX_POLICY_BYTES`, and the whole
-fetch ends within ``ProbeSettings.mta_sts_timeout`` seconds.
+has :mod:`bot.probe.sts_http` GET the policy from those vetted IP literals
+only, with the name as SNI and as the ``Host`` header. Redirects are never
+followed (RFC 8461 §3.3), the body is capped at :data:`MAX_POLICY_BYTES`, and
+the whole fetch ends within ``ProbeSettings.mta_sts_timeout`` seconds.
 
-Outcomes are values: :class:`StsPolicy` or a :class:`~bot.probe.model.Reason`.
-Errors are translated at one seam in :func:`fetch_policy`, most specific first:
+Outcomes are values: :class:`StsPolicy` or a :class:`~bot.probe.model.Reason`:
 
-- ``aiohttp.ClientConnectorCertificateError`` -> ``sts-webpki-invalid``
-- ``TimeoutError``                            -> ``sts-policy-fetch-error`` (timed out)
-- ``aiohttp.ClientError``, ``OSError``,
-  ``ssl.SSLError``                            -> ``sts-policy-fetch-error``
+- transport errors (certificate, timeout, connection) -> as translated by
+  :func:`bot.probe.sts_http.get`, its one seam (``sts-webpki-invalid``,
+  ``sts-policy-fetch-error``)
 - a 3xx, a non-200 status, an oversized body -> ``sts-policy-fetch-error``
 - a body that is not a valid policy          -> ``sts-policy-invalid``
+
+aiohttp is imported (by :mod:`bot.probe.sts_http`) only when a domain publishes an
+MTA-STS record, so ``tlsbot probe`` starts without it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import socket
-import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import aiohttp
-import aiohttp.abc
 
 from bot.probe.dns import Resolver
 from bot.probe.guard import vet_address
@@ -43,7 +37,6 @@ POLICY_PATH = "/.well-known/mta-sts.txt"
 _ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 _MX_PATTERN = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{1,63}$")
 MODES = ("enforce", "testing", "none")
-_HEADERS = {"User-Agent": "tlsbot", "Accept": "text/plain", "Accept-Encoding": "identity"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,18 +133,12 @@ async def fetch_policy(
         why = refused.message if refused else "no address"
         return _fetch_error(f"not fetching the policy from {host}: {why}")
     url = f"https://{host}:{settings.mta_sts_port}{POLICY_PATH}"
-    try:
-        async with asyncio.timeout(settings.mta_sts_timeout):
-            status, location, body = await _get(url, host, vetted, settings)
-    except aiohttp.ClientConnectorCertificateError as exc:
-        return Reason(
-            Code.STS_WEBPKI_INVALID,
-            f"the certificate of {host} is not valid: {exc.certificate_error}",
-        )
-    except TimeoutError:
-        return _fetch_error(f"{url} did not answer within {settings.mta_sts_timeout:g} s")
-    except (aiohttp.ClientError, ssl.SSLError, OSError) as exc:
-        return _fetch_error(f"cannot fetch {url}: {exc}")
+    from bot.probe import sts_http  # aiohttp: loaded only for domains that publish MTA-STS
+
+    fetched = await sts_http.get(url, host, vetted, settings, max_bytes=MAX_POLICY_BYTES)
+    if isinstance(fetched, Reason):
+        return fetched
+    status, location, body = fetched
     if 300 <= status < 400:
         return _fetch_error(f"{url} redirects to {location or '?'}; redirects are not followed")
     if status != 200:
@@ -163,67 +150,6 @@ async def fetch_policy(
     except UnicodeDecodeError:
         return _invalid(f"the policy at {url} is not UTF-8 text")
     return parse_policy(text)
-
-
-async def _get(
-    url: str, host: str, addresses: Sequence[str], settings: ProbeSettings
-) -> tuple[int, str | None, bytes | None]:
-    """Status, Location and body (``None`` when over the cap) of one GET."""
-    context = ssl.create_default_context()
-    if settings.ca_file is not None:
-        context.load_verify_locations(cafile=str(settings.ca_file))
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    connector = aiohttp.TCPConnector(
-        resolver=_PinnedResolver(host, addresses), ssl=context, use_dns_cache=False, limit=1
-    )
-    async with (
-        aiohttp.ClientSession(
-            connector=connector, trust_env=False, auto_decompress=False
-        ) as session,
-        session.get(url, allow_redirects=False, headers=_HEADERS) as response,
-    ):
-        location = response.headers.get("Location")
-        if response.status != 200:
-            return response.status, location, b""
-        if (response.content_length or 0) > MAX_POLICY_BYTES:
-            return response.status, location, None
-        body = bytearray()
-        while len(body) <= MAX_POLICY_BYTES:
-            chunk = await response.content.read(MAX_POLICY_BYTES + 1 - len(body))
-            if not chunk:
-                break
-            body += chunk
-        if len(body) > MAX_POLICY_BYTES:
-            return response.status, location, None
-        return response.status, location, bytes(body)
-
-
-class _PinnedResolver(aiohttp.abc.AbstractResolver):
-    """Answers only for the one host, with the addresses the guard vetted."""
-
-    def __init__(self, host: str, addresses: Sequence[str]) -> None:
-        self._host = host
-        self._addresses = tuple(addresses)
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[aiohttp.abc.ResolveResult]:
-        if host != self._host:
-            raise OSError(f"refusing to resolve {host!r} (only {self._host!r} is pinned)")
-        return [
-            {
-                "hostname": host,
-                "host": address,
-                "port": port,
-                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
-                "proto": 0,
-                "flags": socket.AI_NUMERICHOST,
-            }
-            for address in self._addresses
-        ]
-
-    async def close(self) -> None:
-        return None
 
 
 def _fetch_error(message: str) -> Reason:

@@ -3,7 +3,9 @@
 Each finished probe is recorded as evidence and attached to its draft line at
 once (so another replica rendering the list sees it). The view shows
 "Validating 17 of 50…", updated no more than once a second; if the user closed
-the modal meanwhile, the result arrives by direct message.
+the modal meanwhile, the result arrives by direct message. When every connection
+failed while DNS answered, the final view and the message say once that this host
+seems unable to reach port 25 (:func:`~bot.slack.views.results.batch_notice`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,13 @@ from bot.slack.services import Services
 from bot.slack.views.kit import chunk_lines, mrkdwn, section
 from bot.slack.views.meta import Meta
 from bot.slack.views.model import Progress
-from bot.slack.views.results import first_reason, verdict_text
+from bot.slack.views.results import (
+    batch_notice,
+    explained_by_notice,
+    first_reason,
+    verdict_text,
+    warning_lines,
+)
 
 PROGRESS_INTERVAL = 1.0  # seconds between progress updates of one view
 
@@ -135,8 +143,14 @@ class Run:
             self._last = time.monotonic()
             progress = None if final else Progress(len(self.results), len(self.lines))
             waiting = frozenset() if final else frozenset(self.waiting)
+            notice = batch_notice(self.results) if final else None
             view = await domains_for(
-                self.services, self.draft_id, self.meta, progress=progress, validating=waiting
+                self.services,
+                self.draft_id,
+                self.meta,
+                notice=notice,
+                progress=progress,
+                validating=waiting,
             )
             self.view_open = await show(self.client, self.view_id, view)
             self._last = time.monotonic()
@@ -146,12 +160,17 @@ class Run:
         head = mrkdwn(
             "Validation of {} external domains finished: {} support TLS.", len(self.results), ok
         )
-        lines = []
+        notice = batch_notice(self.results)
+        lines = [notice] if notice is not None else []
         for result in sorted(self.results, key=lambda r: r.domain):
             reason = first_reason(result)
-            why = mrkdwn(" — {}", reason) if reason and not result.verdict.ok else ""
+            shown = reason and not result.verdict.ok
+            if notice is not None and explained_by_notice(result):
+                shown = False  # the notice says why, once
+            why = mrkdwn(" — {}", reason) if shown else ""
             verdict = verdict_text(result.verdict, domain=True)
             lines.append(mrkdwn("*{}*: {}{}", result.domain, verdict, why))
+            lines += [mrkdwn("  {}", w) for w in warning_lines(result)]
         blocks = [section(head)] + [section(t) for t in chunk_lines(lines)[:40]]
         blocks.append(section(mrkdwn("Open `/tls setup` to go on: *Finish* submits the list.")))
         await dm(self.client, self.actor.id, head, blocks)

@@ -81,6 +81,10 @@ def _first_reason(result: dict[str, Any]) -> str | None:
     return None
 
 
+def _warnings(validation: Validation) -> list[dict[str, Any]]:
+    return [w for w in validation.result.get("warnings") or () if isinstance(w, dict)]
+
+
 def evidence(
     session: Session, request: ChangeRequest
 ) -> tuple[dict[str, int], list[str], list[str]]:
@@ -104,6 +108,8 @@ def evidence(
             validation = session.get(Validation, int(validation_id))
             if validation is not None:
                 reason = _first_reason(validation.result)
+                # the probe's warnings (bot.probe.findings), in the words of --json
+                warnings += [f"{subject}: {w.get('message')}" for w in _warnings(validation)]
         if not ok_verdict(verdict):
             problems.append(
                 f"{subject}: {verdict_label(verdict)}" + (f" — {reason}" if reason else "")

@@ -55,32 +55,44 @@ def first_reason(result: dict[str, Any]) -> str | None:
     return None
 
 
+def warnings_of(result: dict[str, Any]) -> list[str]:
+    """The stored result's warnings (``bot.probe.findings``), in their own words."""
+    return [str(w.get("message")) for w in result.get("warnings") or ()]
+
+
 def full_reason(result: dict[str, Any]) -> str | None:
     parts = [str(r.get("message")) for r in result.get("reasons") or ()]
     for host in result.get("hosts") or ():
         for reason in host.get("reasons") or ():
             parts.append(f"{host.get('host')} ({host.get('address')}): {reason.get('message')}")
+    parts += [f"Warning: {w}" for w in warnings_of(result)]
     return "\n".join(parts) or None
 
 
-def reasons_of(session: Session, ids: list[int | None]) -> dict[int, tuple[str | None, str | None]]:
-    """First and full reason of each validation, in one query."""
+Reasons = tuple[str | None, str | None, str | None]  # first reason, full text, first warning
+
+
+def _reasons(result: dict[str, Any]) -> Reasons:
+    found = warnings_of(result)
+    return first_reason(result), full_reason(result), found[0] if found else None
+
+
+def reasons_of(session: Session, ids: list[int | None]) -> dict[int, Reasons]:
+    """First and full reason, and first warning, of each validation, in one query."""
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
     found = session.exec(select(Validation).where(col(Validation.id).in_(wanted)))
-    return {
-        v.id: (first_reason(v.result), full_reason(v.result)) for v in found if v.id is not None
-    }
+    return {v.id: _reasons(v.result) for v in found if v.id is not None}
 
 
-def reason_of(session: Session, validation_id: int | None) -> tuple[str | None, str | None]:
+def reason_of(session: Session, validation_id: int | None) -> Reasons:
     if validation_id is None:
-        return None, None
+        return None, None, None
     validation = session.get(Validation, validation_id)
     if validation is None:
-        return None, None
-    return first_reason(validation.result), full_reason(validation.result)
+        return None, None, None
+    return _reasons(validation.result)
 
 
 def latest_validation(session: Session, domain: str) -> Validation | None:
@@ -116,7 +128,7 @@ def routes_page(
     rows = []
     for route in list_routes(session=session):
         assert route.id is not None
-        reason, _ = reason_of(session, route.last_validation_id)
+        reason, _, _ = reason_of(session, route.last_validation_id)
         rows.append(
             RouteRow(
                 route.id, route.label, verdict(route.last_verdict), reason, route.last_validated_at
@@ -149,7 +161,7 @@ def draft_rows(session: Session, draft: Draft) -> list[DomainRow]:
     lines = [line for line in draft.lines if line.get("status") == LineStatus.OK]
     reasons = reasons_of(session, [line.get("validation_id") for line in lines])
     for line in lines:
-        reason, detail = reasons.get(line.get("validation_id") or 0, (None, None))
+        reason, detail, warning = reasons.get(line.get("validation_id") or 0, (None, None, None))
         rows.append(
             DomainRow(
                 key=f"l{line['id']}",
@@ -158,6 +170,7 @@ def draft_rows(session: Session, draft: Draft) -> list[DomainRow]:
                 verdict=verdict(line.get("verdict")),
                 reason=reason,
                 detail=detail,
+                warning=warning,
             )
         )
     return rows
@@ -191,7 +204,7 @@ def domains_page(
         policies = list_policies(session=session, offset=offset, limit=PAGE_SIZE - len(rows))
         reasons = reasons_of(session, [p.validation_id for p in policies])
         for policy in policies:
-            reason, detail = reasons.get(policy.validation_id or 0, (None, None))
+            reason, detail, warning = reasons.get(policy.validation_id or 0, (None, None, None))
             rows.append(
                 DomainRow(
                     key=f"p{policy.id}",
@@ -201,6 +214,7 @@ def domains_page(
                     level=policy.level,
                     reason=reason,
                     detail=detail,
+                    warning=warning,
                 )
             )
     return DomainsPage(

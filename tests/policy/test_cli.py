@@ -23,9 +23,7 @@ pytestmark = pytest.mark.db
 
 
 @pytest.fixture(autouse=True)
-def _only_our_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The probe command lives on another branch; these tests need only ours.
-    monkeypatch.setattr(cli, "COMMANDS", ("db", "audit"))
+def _ehlo_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TLSBOT_EHLO_NAME", "tlsbot.test")
 
 

@@ -361,6 +361,12 @@ def test_extra_facts_are_reported_and_change_nothing(
     assert len(extras["tlsa"]) == 1
     assert extras["tlsa"][0].startswith(f"_{world.port}._tcp.mx.strict.test. 3 1 1 ")
     assert extras["mta_sts_mode"] is None
+    (warning,) = result["warnings"]
+    assert warning["code"] == "dane-not-checked"
+    assert warning["host"] == "mx.strict.test"
     code, out, _ = run_cli(world, ["probe", "strict.test"])
     assert code == 0
-    assert "DANE TLSA 1 record(s); TLS-RPT published" in out
+    assert "    DANE: TLSA at mx.strict.test: 3 1 1 abababababababab… (not checked)\n" in out
+    assert "    TLS-RPT: v=TLSRPTv1; rua=mailto:tls@strict.test\n" in out
+    # the warning of --json, in the same words
+    assert f"    ⚠ dane-not-checked: {warning['message']}\n" in out

@@ -7,6 +7,9 @@ next call of a method answer 429 with ``Retry-After``, ``break_method`` makes
 every call of one answer an error until ``mend``; ``group_members`` sets
 what ``usergroups.users.list`` returns. ``response_url(...)`` hands out URLs on
 this server that record what the bot sends to them.
+
+Like Slack, a Web API call without a token answers ``not_authed`` and one with a
+token in ``invalid_tokens`` (revoked, or never issued) answers ``invalid_auth``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class SlackApi:
         self.uploads: dict[str, bytes] = {}  # file id -> bytes POSTed to its upload URL
         self.files: list[dict[str, Any]] = []  # completed: {"id", "title", "channel", …, "data"}
         self._upload_lengths: dict[str, int] = {}
+        self.invalid_tokens: set[str] = set()
         self.sockets: list[web.WebSocketResponse] = []  # Socket Mode connections
         self._failures: dict[str, int] = {}
         self.broken: dict[str, str] = {}  # method -> Slack error answered until mended
@@ -176,6 +180,12 @@ class SlackApi:
             await self._record(method + "#error", body)
             return web.json_response({"ok": False, "error": self.broken[method]})
         await self._record(method, body)
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        token = token or str(body.get("token") or "")
+        if not token:
+            return web.json_response({"ok": False, "error": "not_authed"})
+        if token in self.invalid_tokens:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
         return web.json_response(self._answer(method, body))
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:

@@ -188,7 +188,7 @@ async def on_status(req: Request) -> None:
             return domain_status_message(None, domain, history, traffic)
         latest = latest_validation(session, domain)
         validation_id = latest.id if latest is not None else policy.validation_id
-        reason, detail = reason_of(session, validation_id)
+        reason, detail, warning = reason_of(session, validation_id)
         row = DomainRow(
             key=f"p{policy.id}",
             domain=domain,
@@ -197,6 +197,7 @@ async def on_status(req: Request) -> None:
             level=policy.level,
             reason=reason,
             detail=detail,
+            warning=warning,
         )
         return domain_status_message(row, domain, history, traffic)
 

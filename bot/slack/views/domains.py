@@ -10,6 +10,7 @@ from bot.slack.views.kit import (
     CROSS,
     HOURGLASS,
     TICK,
+    WARN,
     BlockDict,
     actions,
     button,
@@ -48,9 +49,12 @@ def row_blocks(row: DomainRow, expanded: bool) -> list[BlockDict]:
         status += " · awaiting approval"
     detail = ""
     more: dict[str, Any] | None = None
-    if row.reason and row.verdict is not None and not row.verdict.ok:
-        full = row.detail or row.reason
-        text, clipped = short(full)
+    failed = row.verdict is not None and not row.verdict.ok
+    # A failure shows its first reason; a pass with warnings (bot.probe.findings) its first one.
+    first = row.reason if failed else (f"{WARN} {row.warning}" if row.warning else None)
+    if first and row.verdict is not None:
+        full = row.detail or first
+        text, clipped = short(first if not failed else full)
         if expanded:
             detail = "\n" + full
             more = button("Less", Action.DOMAIN_LESS, row.key)

@@ -52,6 +52,7 @@ class DomainRow:
     reason: str | None = None
     detail: str | None = None  # the full error text behind More
     validating: bool = False
+    warning: str | None = None  # the first warning of the validation (bot.probe.findings)
 
 
 @dataclass(frozen=True, slots=True)

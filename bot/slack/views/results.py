@@ -1,9 +1,17 @@
-"""How a probe result reads in Slack: ticks, labels, reasons, More / Less."""
+"""How a probe result reads in Slack: ticks, labels, reasons, facts, warnings, More / Less.
+
+The facts and warnings are :mod:`bot.probe.findings`' sentences, the ones ``--json``
+and ``tlsbot probe`` print; a batch that shows this host cannot reach port 25 says so
+once (:func:`batch_notice`, from :mod:`bot.probe.diagnose`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from bot.probe.diagnose import diagnose, failed_to_connect
+from bot.probe.findings import facts, warnings
 from bot.probe.model import HostResult, TargetResult, Verdict
 from bot.slack.views.kit import (
     CROSS,
@@ -64,12 +72,29 @@ def host_line(host: HostResult) -> Mrkdwn:
     )
 
 
+def warning_lines(result: TargetResult) -> list[Mrkdwn]:
+    return [mrkdwn("{} {}", WARN, w.message) for w in warnings(result)]
+
+
 def detail_lines(result: TargetResult) -> list[Mrkdwn]:
     lines = [mrkdwn("{} {}", mark(result.verdict), r.message) for r in result.reasons]
     lines += [host_line(h) for h in result.hosts]
     if result.implicit_mx:
         lines.append(mrkdwn("_No MX record: the domain's own address receives its mail._"))
-    return lines
+    lines += [mrkdwn("_{}_", fact) for fact in facts(result)]
+    return lines + warning_lines(result)
+
+
+def batch_notice(results: Iterable[TargetResult]) -> Mrkdwn | None:
+    """One sentence when the results show that this host cannot reach port 25."""
+    diagnosis = diagnose(results)
+    return mrkdwn("{} {}", WARN, diagnosis.message) if diagnosis is not None else None
+
+
+def explained_by_notice(result: TargetResult) -> bool:
+    """Every host that failed failed to connect: the batch notice says why, once."""
+    failed = [h for h in result.hosts if not h.verdict.ok]
+    return bool(failed) and not result.reasons and all(failed_to_connect(h) for h in failed)
 
 
 def check_message(result: TargetResult) -> dict[str, Any]:
@@ -79,6 +104,9 @@ def check_message(result: TargetResult) -> dict[str, Any]:
     reason = first_reason(result)
     if reason and not result.verdict.ok:
         head = mrkdwn("{}\n{}", head, reason)
+    notice = batch_notice([result])
+    if notice is not None:
+        head = mrkdwn("{}\n{}", head, notice)
     blocks: list[BlockDict] = [section(head)]
     for text in chunk_lines(detail_lines(result))[:10]:
         blocks.append(section(text))

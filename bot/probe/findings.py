@@ -1,0 +1,108 @@
+"""The sentences about a target beyond its verdict: one source for ``--json``, the text and Slack.
+
+- :func:`warnings` — what a mail admin should act on, each a :class:`Finding` with a
+  stable code: an MTA-STS policy that is broken or does not cover the MX hosts (the
+  sentence made by :mod:`bot.probe.extras`), TLSA records that were published but
+  could not be checked (tlsbot does not validate DNSSEC, without which DANE records
+  are neither trustworthy nor matched against the certificate, RFC 7672), and the
+  notes :mod:`bot.probe.certs` makes on a host's certificates (a stale extra
+  certificate the valid path does not use, one that cannot be parsed), once per host.
+  ``TargetResult.to_dict()`` lists them under ``"warnings"``; the text output of
+  ``tlsbot probe`` and Slack print the same ``message``.
+- :func:`facts` — the extra facts SPEC lists, one short line each: the MTA-STS
+  policy and whether it covers the MX hosts, the TLSA records, the TLS-RPT record.
+
+A new warning about a target is added here, once; every output then shows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the model imports this module while it serialises
+    from bot.probe.model import TargetResult
+
+DANE_NOT_CHECKED = "dane-not-checked"
+CERTIFICATE_NOTE = "certificate-note"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One warning: a stable code, one sentence, and the MX host it is about (if one)."""
+
+    code: str
+    message: str
+    host: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": self.message, "host": self.host}
+
+
+def warnings(result: TargetResult) -> tuple[Finding, ...]:
+    """Every warning about ``result`` beyond its reasons, in a stable order."""
+    found: list[Finding] = []
+    extras = result.extras
+    if extras.mta_sts_error is not None:
+        error = extras.mta_sts_error
+        message = error.message
+        if "MTA-STS" not in message:
+            message = f"MTA-STS policy of {result.domain}: {message}"
+        found.append(Finding(error.code.value, message))
+    for host, records in _tlsa_by_host(extras.tlsa):
+        n = len(records)
+        found.append(
+            Finding(
+                DANE_NOT_CHECKED,
+                f"DANE: {host} publishes {n} TLSA record{'s' if n != 1 else ''} that tlsbot "
+                "did not check (it does not validate DNSSEC); senders that use DANE refuse "
+                "the server's certificate if they do not match it",
+                host,
+            )
+        )
+    seen: set[tuple[str, str]] = set()
+    for probed in result.hosts:
+        for note in probed.certificate.notes if probed.certificate is not None else ():
+            if (probed.host, note) not in seen:
+                seen.add((probed.host, note))
+                found.append(Finding(CERTIFICATE_NOTE, f"{probed.host}: {note}", probed.host))
+    return tuple(found)
+
+
+def facts(result: TargetResult) -> tuple[str, ...]:
+    """The MTA-STS, DANE and TLS-RPT facts of ``result``, one line each."""
+    extras = result.extras
+    lines = []
+    if extras.mta_sts_mode is not None:
+        line = f"MTA-STS: policy in {extras.mta_sts_mode} mode"
+        if extras.mta_sts_mx:
+            line += f", mx: {', '.join(extras.mta_sts_mx)}"
+        if extras.mta_sts_mode != "none" and extras.mta_sts_error is None:
+            line += ", covering every MX host"
+        lines.append(line)
+    elif extras.mta_sts_txt is not None:
+        lines.append(f"MTA-STS: record published ({extras.mta_sts_txt}), no usable policy")
+    for host, records in _tlsa_by_host(extras.tlsa):
+        lines.append(f"DANE: TLSA at {host}: {'; '.join(records)} (not checked)")
+    if extras.tls_rpt is not None:
+        lines.append(f"TLS-RPT: {extras.tls_rpt}")
+    return tuple(lines)
+
+
+def _tlsa_by_host(tlsa: tuple[str, ...]) -> list[tuple[str, list[str]]]:
+    """``"_25._tcp.mx.example. 3 1 1 ab…"`` grouped as ``("mx.example", ["3 1 1 ab…"])``."""
+    by_host: dict[str, list[str]] = {}
+    for line in tlsa:
+        owner, _, record = line.partition(" ")
+        labels = owner.rstrip(".").split(".")
+        host = ".".join(labels[2:]) if len(labels) > 2 else owner.rstrip(".")
+        by_host.setdefault(host, []).append(_short_tlsa(record))
+    return list(by_host.items())
+
+
+def _short_tlsa(record: str) -> str:
+    """``3 1 1 abcdef…`` with the digest clipped to 16 hex digits."""
+    parts = record.split(" ", 3)
+    if len(parts) == 4 and len(parts[3]) > 16:
+        parts[3] = parts[3][:16] + "…"
+    return " ".join(parts)
