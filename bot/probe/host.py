@@ -1,29 +1,42 @@
 """Probe one SMTP host at one vetted address: the thin I/O driver around the sans-IO parts.
 
-``probe_host`` connects to the IP literal it is given (never to a name: the name goes
+:class:`HostProbe` connects to the IP literal it is given (never to a name: the name goes
 only into SNI) and drives the sans-IO :class:`~bot.probe.smtp.Dialogue` (greeting →
 EHLO → STARTTLS → handshake → EHLO → optional MAIL/RCPT → QUIT, never DATA) under one
 overall deadline (``asyncio.timeout(settings.timeout)``). It reads at most
 ``READ_SIZE`` bytes at a time into the bounded reply parser and returns a
-:class:`~bot.probe.model.HostResult`. At most two connections: a second one only to ask
-whether an AES-256 suite is negotiable (the first chose another suite) or, when the
-TLS 1.2+ handshake failed, whether the server speaks only TLS 1.0/1.1.
+:class:`~bot.probe.model.HostResult`; :func:`probe_host` is the one-call form.
+
+Connections, one after another, never two at once: the first decides. A follow-up is
+made only to ask what the first could not settle: whether an AES-256 suite is negotiable
+(the first handshake chose another suite), or, when the TLS 1.2+ handshake failed,
+whether the server speaks only TLS 1.0/1.1. What the first connection proved stands: a
+follow-up that is refused, turned away (421, a connection limit) or runs out of time
+leaves its question as a ``check-incomplete`` warning. Every connection is recorded with
+the time spent in each phase (:class:`~bot.probe.model.Attempt`).
+
+Recipients (``RCPT TO`` inside TLS) come from a :class:`Recipients` queue, so that the
+targets of one batch that share this host ask theirs on the one session it opens.
 
 Low-level errors (``ssl.SSLError``, ``ConnectionRefusedError``, ``OSError`` …) become
 :class:`~bot.probe.errors.ProbeError` values at one seam, :func:`bot.probe.errors.translate`
 (the error tree is documented there). Every ``ProbeError`` is caught in this module
 and becomes facts; the overall deadline is not an error of the seam:
 ``asyncio.timeout`` ends the probe wherever it is and the facts learnt so far are
-evaluated (``timeout``). Nothing expected escapes ``probe_host``.
+evaluated (``timeout``). Nothing escapes :meth:`HostProbe.run`: a certificate that the
+judgment cannot parse is a ``validation-failure``, and any other exception (a bug, or
+something no one foresaw a server sending) is a ``probe-error`` reason on that address.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import ssl
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from bot.clock import Clock
@@ -31,13 +44,25 @@ from bot.probe.certs import TrustStore, analyse_chain
 from bot.probe.errors import (
     ConnectionLost,
     HandshakeFailed,
+    HandshakeInterrupted,
     ProbeError,
     ProtocolViolation,
     translate,
 )
 from bot.probe.evaluate import ProbeFacts, evaluate
 from bot.probe.limits import Limits
-from bot.probe.model import Code, HostResult, Reason
+from bot.probe.model import (
+    Attempt,
+    CertificateInfo,
+    Code,
+    Family,
+    HostResult,
+    Phase,
+    Purpose,
+    Reason,
+    RecipientCheck,
+    Verdict,
+)
 from bot.probe.settings import ProbeSettings
 from bot.probe.smtp import (
     READ_SIZE,
@@ -48,10 +73,63 @@ from bot.probe.smtp import (
     Send,
     StartTls,
     Step,
+    accepted,
 )
 from bot.probe.tls import Negotiated, TlsContexts, is_aes256, negotiated
 
+log = logging.getLogger("tlsbot.probe")
+
 QUIT_WAIT = 2.0  # seconds to wait for the answer to QUIT
+
+_PHASES = {
+    Step.CONNECT: Phase.CONNECT,
+    Step.GREETING: Phase.BANNER,
+    Step.EHLO: Phase.EHLO,
+    Step.STARTTLS: Phase.STARTTLS,
+    Step.HANDSHAKE: Phase.HANDSHAKE,
+    Step.TLS_EHLO: Phase.TLS_EHLO,
+    Step.MAIL: Phase.MAIL,
+    Step.RCPT: Phase.RCPT,
+    Step.QUIT: Phase.QUIT,
+}
+_FOLLOW_UP_QUESTION = {
+    Purpose.AES256: "whether an AES-256 suite is negotiable",
+    Purpose.LEGACY: "whether the server speaks only TLS 1.0 or 1.1",
+}
+
+
+class Recipients:
+    """The addresses to ask ``RCPT TO`` for on a host's one session.
+
+    ``ready`` is awaited once, before the first ``RCPT``: a batch uses it to wait until
+    every email target that may still share this host has said so. After the session's
+    last ``RCPT`` the queue is closed and :meth:`add` answers False (not asked).
+    """
+
+    def __init__(
+        self, addresses: Iterable[str] = (), *, ready: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        self._waiting = list(dict.fromkeys(addresses))
+        self._ready = ready
+        self.closed = False
+
+    def add(self, address: str) -> bool:
+        if self.closed:
+            return False
+        if address not in self._waiting:
+            self._waiting.append(address)
+        return True
+
+    async def ready(self) -> None:
+        if self._ready is not None:
+            await self._ready()
+
+    def take(self) -> list[str]:
+        taken, self._waiting = self._waiting, []
+        return taken
+
+    def close(self) -> None:
+        self.closed = True
 
 
 @dataclass
@@ -60,14 +138,410 @@ class _Recorder:
 
     facts: ProbeFacts = field(default_factory=ProbeFacts)
     stage: Step = Step.CONNECT
-    connections: int = 0
+    purpose: Purpose = Purpose.FIRST
+    failure: Reason | None = None  # what ended the current follow-up connection early
+    refused: bool = False  # the current connection's handshake failed
+    attempts: list[Attempt] = field(default_factory=list)
+    recipients: dict[str, Reply] = field(default_factory=dict)
+    _phases: dict[Phase, float] = field(default_factory=dict)
+    _since: float = 0.0
 
     def learn(self, **changes: object) -> None:
         self.facts = replace(self.facts, **changes)  # type: ignore[arg-type]
 
     def stop(self, reason: Reason) -> None:
-        if self.facts.stopped is None:
+        """The deciding connection stopped; a follow-up's stop is only that follow-up's."""
+        if self.purpose is not Purpose.FIRST:
+            self.failure = self.failure or reason
+        elif self.facts.stopped is None:
             self.learn(stopped=reason)
+
+    def unchecked(self, purpose: Purpose, reason: Reason) -> None:
+        why = Reason(
+            Code.CHECK_INCOMPLETE,
+            f"could not check {_FOLLOW_UP_QUESTION[purpose]}: {reason.message}",
+        )
+        if why not in self.facts.unchecked:
+            self.learn(unchecked=(*self.facts.unchecked, why))
+
+    # -- connections and their phases --------------------------------------
+
+    def begin(self, purpose: Purpose) -> None:
+        self.purpose, self.failure, self.refused = purpose, None, False
+        self._phases, self._since = {}, time.monotonic()
+        self.stage = Step.CONNECT
+
+    def enter(self, step: Step) -> None:
+        """The connection now waits for ``step``; the time since the last step is its own."""
+        self._close_phase()
+        self.stage = step
+
+    def end(self, *, cancelled: bool = False) -> None:
+        """The current connection is over (``cancelled``: by the deadline): record it."""
+        self._close_phase()
+        reason = self.facts.stopped if self.purpose is Purpose.FIRST else self.failure
+        outcome = "ok" if reason is None else reason.code.value
+        if self.refused:
+            outcome = Code.HANDSHAKE_FAILED.value
+        if cancelled:
+            outcome = Code.TIMEOUT.value
+        phases = tuple((p, int(s * 1000)) for p, s in self._phases.items())
+        self.attempts.append(Attempt(self.purpose, outcome, phases))
+        self._phases = {}
+
+    def _close_phase(self) -> None:
+        now = time.monotonic()
+        phase = _PHASES.get(self.stage)
+        if phase is not None and self._since:
+            self._phases[phase] = self._phases.get(phase, 0.0) + (now - self._since)
+        self._since = now
+
+
+class _Cut(Exception):
+    """The connect phase was cut short because another address of the host settled it."""
+
+
+class HostProbe:
+    """One probe of (host, address, port): at most three connections, one after another."""
+
+    def __init__(
+        self,
+        host: str,
+        address: str,
+        port: int,
+        *,
+        settings: ProbeSettings,
+        trust: TrustStore,
+        clock: Clock,
+        contexts: TlsContexts | None = None,
+        recipients: Recipients | None = None,
+    ) -> None:
+        self.host, self.address, self.port = host, address, port
+        self.settings, self.trust, self.clock = settings, trust, clock
+        self.contexts = contexts or TlsContexts.create()
+        self.recipients = recipients
+        self.rec = _Recorder()
+        self.connected = False  # a TCP connection was made
+        self._cut: tuple[float, str] | None = None
+        self._connecting: asyncio.Timeout | None = None
+
+    @property
+    def where(self) -> str:
+        shown = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{self.host} ({shown}:{self.port})"
+
+    @property
+    def sni(self) -> str | None:
+        try:
+            socket.inet_pton(socket.AF_INET6 if ":" in self.host else socket.AF_INET, self.host)
+        except OSError:
+            return self.host
+        return None  # never an IP literal in SNI (RFC 6066 §3)
+
+    def sibling_settled(self, grace: float, sibling: str) -> None:
+        """Another address of this host was fully tested: if this one has not connected yet,
+        it gets ``grace`` more seconds to do so (a black hole need not cost the deadline)."""
+        if self.connected or self._cut is not None:
+            return
+        self._cut = (grace, sibling)
+        if self._connecting is not None:
+            self._connecting.reschedule(asyncio.get_running_loop().time() + grace)
+
+    async def run(self, limits: Limits | None = None) -> HostResult:
+        """The result; never raises (a bug becomes a ``probe-error`` reason)."""
+        started = time.monotonic()
+        try:
+            if limits is None:
+                await self._run()
+            else:
+                async with limits.slot(self.address):
+                    await self._run()
+            return self._result(started)
+        except Exception as exc:  # nothing a server sends may take the batch down
+            log.exception("probe of %s failed", self.where)
+            return HostResult(
+                host=self.host,
+                address=self.address,
+                port=self.port,
+                verdict=Verdict.UNREACHABLE,
+                reasons=(
+                    Reason(
+                        Code.PROBE_ERROR,
+                        f"the probe of {self.where} failed unexpectedly: "
+                        f"{type(exc).__name__}: {exc}",
+                    ),
+                ),
+                connections=len(self.rec.attempts),
+                elapsed_ms=int((time.monotonic() - started) * 1000),
+                family=Family.of(self.address),
+                attempts=tuple(self.rec.attempts),
+            )
+        finally:
+            if self.recipients is not None:
+                self.recipients.close()
+
+    async def _run(self) -> None:
+        rec = self.rec
+        try:
+            async with asyncio.timeout(self.settings.timeout):
+                await self._main()
+        except TimeoutError:
+            reason = Reason(
+                Code.TIMEOUT,
+                f"{self.where} did not finish within {self.settings.timeout:g} s "
+                f"({rec.stage.value})",
+            )
+            rec.stop(reason)
+            if rec.purpose is not Purpose.FIRST:
+                rec.unchecked(rec.purpose, reason)
+            elif rec.facts.tls_version is not None and rec.facts.aes256 is None:
+                rec.unchecked(Purpose.AES256, reason)  # no time was left for the follow-up
+
+    def _result(self, started: float) -> HostResult:
+        facts, rec = self.rec.facts, self.rec
+        verdict, reasons = evaluate(facts)
+        return HostResult(
+            host=self.host,
+            address=self.address,
+            port=self.port,
+            verdict=verdict,
+            reasons=reasons,
+            reached=facts.reached,
+            starttls_offered=facts.starttls_offered,
+            tls_version=facts.tls_version,
+            cipher=facts.cipher,
+            aes256=facts.aes256,
+            offered_versions=(facts.legacy_version,) if facts.legacy_version else (),
+            certificate=facts.certificate,
+            connections=len(rec.attempts),
+            elapsed_ms=int((time.monotonic() - started) * 1000),
+            family=Family.of(self.address),
+            warnings=facts.unchecked,
+            attempts=tuple(rec.attempts),
+            recipients=tuple(
+                RecipientCheck(address, accepted(reply), str(reply))
+                for address, reply in rec.recipients.items()
+            ),
+        )
+
+    async def _main(self) -> None:
+        first = await self._attempt(self.contexts.modern, Purpose.FIRST)
+        facts = self.rec.facts
+        if first is None:
+            if facts.handshake_error is not None and self.contexts.legacy is not None:
+                await self._legacy_follow_up()
+            return
+        if facts.aes256 is None:
+            await self._aes256_follow_up()
+
+    async def _aes256_follow_up(self) -> None:
+        """The first handshake chose a suite without AES-256: is one negotiable?"""
+        second = await self._attempt(self.contexts.aes256, Purpose.AES256)
+        if second is not None:
+            self.rec.learn(aes256=is_aes256(second.cipher))
+        elif self.rec.failure is None:
+            self.rec.learn(aes256=False)  # the server refused the AES-256-only handshake
+        else:
+            self.rec.unchecked(Purpose.AES256, self.rec.failure)
+
+    async def _legacy_follow_up(self) -> None:
+        """The TLS 1.2+ handshake failed: does the server speak only TLS 1.0/1.1?"""
+        assert self.contexts.legacy is not None
+        legacy = await self._attempt(self.contexts.legacy, Purpose.LEGACY)
+        if legacy is not None:
+            self.rec.learn(legacy_version=legacy.version)
+        elif self.rec.failure is not None:
+            self.rec.unchecked(Purpose.LEGACY, self.rec.failure)
+
+    async def _attempt(self, ctx: ssl.SSLContext, purpose: Purpose) -> Negotiated | None:
+        """One connection up to and through the TLS handshake; None if it did not get there.
+
+        A handshake the server refused (a TLS alert) leaves ``rec.failure`` empty; any
+        other early end is in ``rec.failure`` (follow-ups) or ``facts.stopped`` (the first).
+        """
+        self.rec.begin(purpose)
+        try:
+            return await self._connection(ctx, purpose)
+        finally:
+            task = asyncio.current_task()
+            self.rec.end(cancelled=task is not None and task.cancelling() > 0)
+
+    async def _connection(self, ctx: ssl.SSLContext, purpose: Purpose) -> Negotiated | None:
+        rec = self.rec
+        try:
+            reader, writer = await self._connect(purpose)
+        except ProbeError as exc:
+            rec.stop(exc.reason())
+            return None
+        except _Cut as exc:
+            rec.stop(Reason(Code.TIMEOUT, str(exc)))
+            return None
+        self.connected = True
+        session = _Session(reader, writer, self.where)
+        try:
+            return await self._dialogue(session, ctx, purpose)
+        except HandshakeFailed as exc:
+            interrupted = isinstance(exc, HandshakeInterrupted)
+            rec.refused = True
+            if purpose is Purpose.FIRST:
+                rec.learn(handshake_error=str(exc), handshake_interrupted=interrupted)
+            elif interrupted:
+                rec.stop(Reason(Code.CONNECT_FAILED, f"{self.where}: {exc}"))
+            return None
+        except ProbeError as exc:
+            rec.stop(exc.reason())
+            return None
+        finally:
+            await session.close()
+
+    async def _connect(self, purpose: Purpose) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Open the TCP connection; the first one may be cut short (:meth:`sibling_settled`)."""
+        if purpose is not Purpose.FIRST:
+            with translate(Step.CONNECT, self.where):
+                return await _open(self.address, self.port)
+        try:
+            async with asyncio.timeout(None) as connecting:
+                self._connecting = connecting
+                if self._cut is not None:
+                    connecting.reschedule(asyncio.get_running_loop().time() + self._cut[0])
+                with translate(Step.CONNECT, self.where):
+                    return await _open(self.address, self.port)
+        except TimeoutError:
+            if not connecting.expired() or self._cut is None:
+                raise
+            grace, sibling = self._cut
+            raise _Cut(
+                f"{self.where} had not accepted the connection {grace:g} s after {sibling} "
+                "was tested; not waited for further"
+            ) from None
+        finally:
+            self._connecting = None
+
+    async def _dialogue(
+        self, session: _Session, ctx: ssl.SSLContext, purpose: Purpose
+    ) -> Negotiated | None:
+        """Drive :class:`Dialogue` over the connection; the TLS facts once the handshake is done."""
+        primary = purpose is Purpose.FIRST
+        dialogue = Dialogue(self.settings.ehlo_name)
+        result: Negotiated | None = None
+        try:
+            while dialogue.step is not Step.DONE:
+                step = dialogue.step
+                self.rec.enter(step)
+                if step is Step.QUIT:
+                    await self._goodbye(session)
+                    break
+                reply = await session.reply(step)
+                if primary and result is not None:
+                    await self._recipients(dialogue, step)
+                action = dialogue.receive(reply)
+                if primary and self.recipients is not None and dialogue.step is Step.QUIT:
+                    self.recipients.close()  # the last RCPT is asked: later ones are too late
+                self._learn(dialogue, step, primary=primary)
+                if isinstance(action, StartTls):
+                    if session.queue or session.parser.pending:
+                        raise ProtocolViolation(f"{self.where} sent data after its STARTTLS reply")
+                    result = await self._handshake(session, ctx, primary=primary)
+                    action = dialogue.tls_established()
+                if isinstance(action, Close):
+                    break
+                if isinstance(action, Send):
+                    if session.queue or session.parser.pending:
+                        raise ProtocolViolation(
+                            f"{self.where} sent a reply nobody asked for ({dialogue.step.value} "
+                            "was still to be sent)"
+                        )
+                    await session.send(action.data, dialogue.step)
+        except ProbeError:
+            if result is None:  # includes every HandshakeFailed: result comes from the handshake
+                raise
+            # the TLS facts are known; a server that misbehaves afterwards changes nothing
+        finally:
+            if primary:
+                self.rec.recipients.update(dialogue.rcpt_replies)
+                if self.recipients is not None:
+                    self.recipients.close()
+        return result
+
+    async def _recipients(self, dialogue: Dialogue, step: Step) -> None:
+        """Queue the recipients to ask on this session (inside TLS, before MAIL FROM)."""
+        if self.recipients is None or step not in (Step.TLS_EHLO, Step.RCPT):
+            return
+        if step is Step.TLS_EHLO:
+            await self.recipients.ready()
+        for address in self.recipients.take():
+            dialogue.ask(address)
+
+    def _learn(self, dialogue: Dialogue, step: Step, *, primary: bool) -> None:
+        """Turn what the last reply showed into facts."""
+        rec = self.rec
+        if step is Step.GREETING and dialogue.refusal is None and primary:
+            rec.learn(reached=True)
+        if dialogue.refusal is not None and dialogue.refusal[0] is step:
+            reply = dialogue.refusal[1]
+            if step is Step.GREETING:
+                rec.stop(Reason(Code.SMTP_GREETING_ERROR, f"{self.where} greeted with {reply}"))
+            elif step is Step.STARTTLS and primary and (reply.transient or reply.permanent):
+                rec.learn(starttls_reply=reply.code, starttls_text=reply.text[:200])
+            else:
+                verb = "STARTTLS" if step is Step.STARTTLS else "EHLO"
+                rec.stop(
+                    Reason(Code.SMTP_REPLY_ERROR, f"{self.where} answered {verb} with {reply}")
+                )
+        elif step is Step.EHLO:
+            if primary:
+                rec.learn(starttls_offered=dialogue.starttls_offered)
+            elif not dialogue.starttls_offered:
+                rec.stop(
+                    Reason(
+                        Code.SMTP_PROTOCOL_ERROR,
+                        f"{self.where} no longer offered STARTTLS on a second connection",
+                    )
+                )
+
+    async def _handshake(
+        self, session: _Session, ctx: ssl.SSLContext, *, primary: bool
+    ) -> Negotiated:
+        self.rec.enter(Step.HANDSHAKE)
+        with translate(Step.HANDSHAKE, self.where):
+            await session.writer.start_tls(ctx, server_hostname=self.sni)
+        ssl_object = session.writer.get_extra_info("ssl_object")
+        if ssl_object is None:
+            raise HandshakeFailed("no TLS session was established")
+        result = negotiated(ssl_object)
+        if primary:
+            info, problems = self._judge(result.chain)
+            self.rec.learn(
+                tls_version=result.version,
+                cipher=result.cipher,
+                aes256=True if is_aes256(result.cipher) else None,
+                certificate=info,
+                certificate_problems=problems,
+            )
+        return result
+
+    def _judge(self, chain: tuple[bytes, ...]) -> tuple[CertificateInfo | None, tuple[Reason, ...]]:
+        """The certificate judgment, which must never raise whatever the server sent."""
+        try:
+            report = analyse_chain(chain, self.host, self.trust, now=self.clock())
+        except Exception as exc:  # a malformed certificate the parser chokes on
+            log.info("certificate of %s cannot be judged: %r", self.where, exc)
+            return None, (
+                Reason(Code.VALIDATION_FAILURE, f"the certificate cannot be parsed: {exc}"),
+            )
+        return report.info, report.problems
+
+    async def _goodbye(self, session: _Session) -> None:
+        """Wait for the answer to QUIT, but no more than ``QUIT_WAIT``."""
+        with contextlib.suppress(ProbeError, TimeoutError):
+            async with asyncio.timeout(QUIT_WAIT):
+                await session.reply(Step.QUIT)
+
+
+async def _open(address: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection(
+        address, port, limit=READ_SIZE * 4, flags=socket.AI_NUMERICHOST
+    )
 
 
 class _Session:
@@ -124,210 +598,15 @@ async def probe_host(
 
     Certificates are judged valid or expired at ``clock()`` as the handshake ends.
     """
-    contexts = contexts or TlsContexts.create()
-    if limits is None:
-        return await _probe(host, address, port, settings, trust, clock, email, contexts)
-    async with limits.slot(address):
-        return await _probe(host, address, port, settings, trust, clock, email, contexts)
-
-
-async def _probe(
-    host: str,
-    address: str,
-    port: int,
-    settings: ProbeSettings,
-    trust: TrustStore,
-    clock: Clock,
-    email: str | None,
-    contexts: TlsContexts,
-) -> HostResult:
-    rec = _Recorder()
-    started = time.monotonic()
-    run = _Run(host, address, port, settings, trust, clock, email, contexts, rec)
-    try:
-        async with asyncio.timeout(settings.timeout):
-            await run.main()
-    except TimeoutError:
-        rec.stop(
-            Reason(
-                Code.TIMEOUT,
-                f"{run.where} did not finish within {settings.timeout:g} s ({rec.stage.value})",
-            )
-        )
-    facts = rec.facts
-    verdict, reasons = evaluate(facts)
-    return HostResult(
-        host=host,
-        address=address,
-        port=port,
-        verdict=verdict,
-        reasons=reasons,
-        reached=facts.reached,
-        starttls_offered=facts.starttls_offered,
-        tls_version=facts.tls_version,
-        cipher=facts.cipher,
-        aes256=facts.aes256,
-        offered_versions=(facts.legacy_version,) if facts.legacy_version else (),
-        certificate=facts.certificate,
-        recipient_accepted=facts.recipient_accepted,
-        connections=rec.connections,
-        elapsed_ms=int((time.monotonic() - started) * 1000),
+    probe = HostProbe(
+        host,
+        address,
+        port,
+        settings=settings,
+        trust=trust,
+        clock=clock,
+        contexts=contexts,
+        recipients=Recipients([email] if email else []),
     )
-
-
-@dataclass
-class _Run:
-    host: str
-    address: str
-    port: int
-    settings: ProbeSettings
-    trust: TrustStore
-    clock: Clock
-    email: str | None
-    contexts: TlsContexts
-    rec: _Recorder
-
-    @property
-    def where(self) -> str:
-        shown = f"[{self.address}]" if ":" in self.address else self.address
-        return f"{self.host} ({shown}:{self.port})"
-
-    @property
-    def sni(self) -> str | None:
-        try:
-            socket.inet_pton(socket.AF_INET6 if ":" in self.host else socket.AF_INET, self.host)
-        except OSError:
-            return self.host
-        return None  # never an IP literal in SNI (RFC 6066 §3)
-
-    async def main(self) -> None:
-        first = await self._attempt(self.contexts.modern, primary=True)
-        facts = self.rec.facts
-        if first is None:
-            if facts.handshake_error is not None and self.contexts.legacy is not None:
-                legacy = await self._attempt(self.contexts.legacy, primary=False)
-                if legacy is not None:
-                    self.rec.learn(legacy_version=legacy.version)
-            return
-        if is_aes256(first.cipher):
-            self.rec.learn(aes256=True)
-            return
-        second = await self._attempt(self.contexts.aes256, primary=False)
-        if second is not None:
-            self.rec.learn(aes256=is_aes256(second.cipher))
-        elif self.rec.facts.stopped is None:
-            self.rec.learn(aes256=False)  # the AES-256-only handshake was refused
-
-    async def _attempt(self, ctx: ssl.SSLContext, *, primary: bool) -> Negotiated | None:
-        """One connection up to and through the TLS handshake; None if it did not get there."""
-        rec = self.rec
-        rec.stage = Step.CONNECT
-        rec.connections += 1
-        try:
-            with translate(Step.CONNECT, self.where):
-                reader, writer = await asyncio.open_connection(
-                    self.address, self.port, limit=READ_SIZE * 4, flags=socket.AI_NUMERICHOST
-                )
-        except ProbeError as exc:
-            rec.stop(exc.reason())
-            return None
-        session = _Session(reader, writer, self.where)
-        try:
-            return await self._dialogue(session, ctx, primary=primary)
-        except HandshakeFailed as exc:
-            if primary:
-                rec.learn(handshake_error=str(exc))
-            return None
-        except ProbeError as exc:
-            rec.stop(exc.reason())
-            return None
-        finally:
-            await session.close()
-
-    async def _dialogue(
-        self, session: _Session, ctx: ssl.SSLContext, *, primary: bool
-    ) -> Negotiated | None:
-        """Drive :class:`Dialogue` over the connection; the TLS facts once the handshake is done."""
-        dialogue = Dialogue(self.settings.ehlo_name, self.email if primary else None)
-        result: Negotiated | None = None
-        try:
-            while dialogue.step is not Step.DONE:
-                step = self.rec.stage = dialogue.step
-                if step is Step.QUIT:
-                    await self._goodbye(session)
-                    break
-                action = dialogue.receive(await session.reply(step))
-                self._learn(dialogue, step, primary=primary)
-                if isinstance(action, StartTls):
-                    if session.queue or session.parser.pending:
-                        raise ProtocolViolation(f"{self.where} sent data after its STARTTLS reply")
-                    result = await self._handshake(session, ctx, primary=primary)
-                    action = dialogue.tls_established()
-                if isinstance(action, Close):
-                    break
-                if isinstance(action, Send):
-                    await session.send(action.data, dialogue.step)
-        except ProbeError:
-            if result is None:  # includes every HandshakeFailed: result comes from the handshake
-                raise
-            # the TLS facts are known; a server that misbehaves afterwards changes nothing
-        return result
-
-    def _learn(self, dialogue: Dialogue, step: Step, *, primary: bool) -> None:
-        """Turn what the last reply showed into facts."""
-        rec = self.rec
-        if step is Step.GREETING and dialogue.refusal is None:
-            rec.learn(reached=True)
-        if dialogue.refusal is not None and dialogue.refusal[0] is step:
-            reply = dialogue.refusal[1]
-            if step is Step.GREETING:
-                rec.stop(Reason(Code.SMTP_GREETING_ERROR, f"{self.where} greeted with {reply}"))
-            elif step is Step.STARTTLS and primary and (reply.transient or reply.permanent):
-                rec.learn(starttls_reply=reply.code, starttls_text=reply.text[:200])
-            else:
-                verb = "STARTTLS" if step is Step.STARTTLS else "EHLO"
-                rec.stop(
-                    Reason(Code.SMTP_REPLY_ERROR, f"{self.where} answered {verb} with {reply}")
-                )
-        elif step is Step.EHLO:
-            if primary:
-                rec.learn(starttls_offered=dialogue.starttls_offered)
-            elif not dialogue.starttls_offered:
-                rec.stop(
-                    Reason(
-                        Code.SMTP_PROTOCOL_ERROR,
-                        f"{self.where} no longer offered STARTTLS on a second connection",
-                    )
-                )
-        elif step is Step.RCPT and self.email:
-            rec.learn(
-                recipient=self.email,
-                recipient_accepted=dialogue.recipient_accepted,
-                recipient_reply=str(dialogue.rcpt_reply),
-            )
-
-    async def _handshake(
-        self, session: _Session, ctx: ssl.SSLContext, *, primary: bool
-    ) -> Negotiated:
-        self.rec.stage = Step.HANDSHAKE
-        with translate(Step.HANDSHAKE, self.where):
-            await session.writer.start_tls(ctx, server_hostname=self.sni)
-        ssl_object = session.writer.get_extra_info("ssl_object")
-        if ssl_object is None:
-            raise HandshakeFailed("no TLS session was established")
-        result = negotiated(ssl_object)
-        if primary:
-            report = analyse_chain(result.chain, self.host, self.trust, now=self.clock())
-            self.rec.learn(
-                tls_version=result.version,
-                cipher=result.cipher,
-                certificate=report.info,
-                certificate_problems=report.problems,
-            )
-        return result
-
-    async def _goodbye(self, session: _Session) -> None:
-        """Wait for the answer to QUIT, but no more than ``QUIT_WAIT``."""
-        with contextlib.suppress(ProbeError, TimeoutError):
-            async with asyncio.timeout(QUIT_WAIT):
-                await session.reply(Step.QUIT)
+    result = await probe.run(limits)
+    return result.for_recipient(email)

@@ -23,7 +23,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 DAY = timedelta(days=1)
 
@@ -38,6 +38,8 @@ class CertCase(enum.StrEnum):
     WRONG_NAME = "wrong-name"  # otherwise trusted chain, SAN names another host
     MISSING_INTERMEDIATE = "missing-intermediate"  # leaf signed by the intermediate, sent alone
     UNTRUSTED_ROOT = "untrusted-root"  # leaf ← an unknown root; server sends leaf + that root
+    # otherwise trusted chain whose SAN holds a 5-byte iPAddress: a broken or hostile server
+    MALFORMED_IP_SAN = "malformed-ip-san"
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,9 @@ class Pki:
         elif case is CertCase.UNTRUSTED_ROOT:
             issuer, extra = self.untrusted_root, [self.untrusted_root.pem]
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = _leaf(host, sans, key, issuer, not_before, not_after)
+        cert = _leaf(
+            host, sans, key, issuer, not_before, not_after, bad_ip=case is CertCase.MALFORMED_IP_SAN
+        )
         stem = f"{case.value}-{host}-{len(self._served)}"
         cert_file = self.directory / f"{stem}.pem"
         key_file = self.directory / f"{stem}.key"
@@ -175,6 +179,8 @@ def _leaf(
     issuer: Issuer | None,
     not_before: datetime,
     not_after: datetime,
+    *,
+    bad_ip: bool = False,
 ) -> x509.Certificate:
     subject = _name(host)
     general: list[x509.GeneralName] = []
@@ -183,6 +189,13 @@ def _leaf(
             general.append(x509.IPAddress(ipaddress.ip_address(san)))
         except ValueError:
             general.append(x509.DNSName(san))
+    san_extension: x509.ExtensionType = x509.SubjectAlternativeName(general)
+    if bad_ip:  # the builder cannot write a malformed SAN: its DER by hand
+        names = b"".join(b"\x82" + bytes([len(n)]) + n.encode() for n in sans)
+        names += b"\x87\x05\x7f\x00\x00\x01\x01"  # [7] iPAddress of 5 bytes
+        san_extension = x509.UnrecognizedExtension(
+            ExtensionOID.SUBJECT_ALTERNATIVE_NAME, b"\x30" + bytes([len(names)]) + names
+        )
     signer_key = issuer.key if issuer else key
     authority = issuer.key.public_key() if issuer else key.public_key()
     return (
@@ -209,7 +222,7 @@ def _leaf(
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(general), critical=False)
+        .add_extension(san_extension, critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(authority), critical=False
