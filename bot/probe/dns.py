@@ -22,6 +22,10 @@ Lookups:
   means the domain itself (implicit MX, RFC 5321 §5.1); a lone ``MX 0 .`` is
   ``null-mx`` (RFC 7505). A null MX mixed with real ones is ignored and the real
   ones are used (the domain is misconfigured, but mail to it still flows).
+  An MX target that is an IP address (``MX 10 192.0.2.1.``) is set apart in
+  ``literals``: mail servers ignore it (Postfix logs "numeric domain name in resource
+  data of MX record" and skips it); when no other target is left, that is the
+  ``mx-ip-literal`` error.
 - :meth:`Resolver.addresses` -- A and AAAA, queried together; CNAME chains are
   followed by the resolver; one family answering is enough; neither is
   ``no-address``. An IP literal is returned as it is, without a query.
@@ -77,6 +81,7 @@ class MxResult:
     hosts: tuple[MxHost, ...] = ()
     implicit: bool = False  # no MX record: the domain is its own mail host
     error: Reason | None = None
+    literals: tuple[str, ...] = ()  # MX targets that are IP addresses: ignored, as MTAs do
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -150,9 +155,24 @@ class Resolver:
             )
         ranked = sorted((r.preference, _text(r.exchange)) for r in real)
         seen: dict[str, MxHost] = {}
+        literals: dict[str, None] = {}
         for preference, host in ranked:
-            seen.setdefault(host, MxHost(preference, host))
-        return MxResult(domain=name, hosts=tuple(seen.values()))
+            if _ip_literal(host) is not None:
+                literals[host] = None
+            else:
+                seen.setdefault(host, MxHost(preference, host))
+        if not seen:
+            shown = ", ".join(literals)
+            return MxResult(
+                domain=name,
+                literals=tuple(literals),
+                error=Reason(
+                    Code.MX_IP_LITERAL,
+                    f"the MX target of {name} is an IP address ({shown}); "
+                    "mail servers ignore it, so the domain has no usable mail host",
+                ),
+            )
+        return MxResult(domain=name, hosts=tuple(seen.values()), literals=tuple(literals))
 
     async def addresses(self, name: str) -> AddressResult:
         literal = _ip_literal(name)
