@@ -324,12 +324,11 @@ class BlackHole:
 
     A listening socket with a backlog of 0 that never accepts, its queue filled by its own
     connections: the kernel drops every further SYN, so a client's connect() waits until
-    its own deadline, as behind a firewall that drops. ``connections`` stays 0.
+    its own deadline, as behind a firewall that drops.
     """
 
     def __init__(self, address: str, port: int) -> None:
         self.address, self.port = address, port
-        self.connections = 0
         self._sockets: list[socket.socket] = []
 
     def __enter__(self) -> BlackHole:
