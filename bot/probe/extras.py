@@ -20,16 +20,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from bot.probe.dns import Resolver
+from bot.probe.dns import RecordsResult, Resolver
 from bot.probe.model import Code, DomainExtras, Reason
 from bot.probe.mta_sts import StsPolicy, fetch_policy, parse_sts_txt
 from bot.probe.settings import ProbeSettings
 
 log = logging.getLogger("tlsbot.probe")
 T = TypeVar("T")
+TlsaLookup = Callable[[str], Awaitable[RecordsResult]]
 
 
 async def gather_extras(
@@ -39,8 +40,13 @@ async def gather_extras(
     resolver: Resolver,
     settings: ProbeSettings,
     port: int,
+    tlsa_lookup: TlsaLookup | None = None,
 ) -> DomainExtras:
-    """MTA-STS, TLSA and TLS-RPT facts of ``domain`` (already normalised)."""
+    """MTA-STS, TLSA and TLS-RPT facts of ``domain`` (already normalised).
+
+    ``tlsa_lookup`` answers ``_<port>._tcp.<mx>`` (default ``resolver.tlsa``); a batch
+    passes one that asks each name once, as many domains share their MX hosts.
+    """
     hosts = tuple(dict.fromkeys(h.lower().rstrip(".") for h in mx_hosts))
     errors: list[Reason] = []
     nothing: tuple[str | None, StsPolicy | None, Reason | None] = (None, None, None)
@@ -51,7 +57,7 @@ async def gather_extras(
             errors,
             _mta_sts(domain, hosts, resolver=resolver, settings=settings),
         ),
-        _guard("DANE TLSA", (), errors, _tlsa(hosts, port, resolver)),
+        _guard("DANE TLSA", (), errors, _tlsa(hosts, port, tlsa_lookup or resolver.tlsa)),
         _guard("TLS-RPT", None, errors, _tls_rpt(domain, resolver)),
     )
     txt, policy, error = sts
@@ -105,9 +111,9 @@ async def _mta_sts(
     return txt, policy, None
 
 
-async def _tlsa(hosts: tuple[str, ...], port: int, resolver: Resolver) -> tuple[str, ...]:
+async def _tlsa(hosts: tuple[str, ...], port: int, lookup: TlsaLookup) -> tuple[str, ...]:
     names = [f"_{port}._tcp.{host}" for host in hosts]
-    results = await asyncio.gather(*(resolver.tlsa(name) for name in names))
+    results = await asyncio.gather(*(lookup(name) for name in names))
     return tuple(f"{r.name}. {record}" for r in results for record in sorted(r.records))
 
 

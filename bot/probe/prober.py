@@ -9,7 +9,7 @@ several calls (a monitoring round) and wants them to share:
 
 - MX hosts by preference (implicit MX when there is none; Null MX, IP-literal MX targets
   and DNS errors are target-level reasons); each host name is resolved once per batch,
-  both families;
+  both families (and each MX host's TLSA records once);
 - every address is vetted by the guard (``allow_networks`` for domains and email
   addresses, ``route_allow_networks`` for inbound routes), then by its family
   (:mod:`bot.probe.families`), and the probe connects to that IP literal, the name going
@@ -38,7 +38,7 @@ from typing import TypeVar
 
 from bot.clock import Clock
 from bot.probe.certs import TrustStore
-from bot.probe.dns import AddressResult, MxResult, Resolver
+from bot.probe.dns import AddressResult, MxResult, RecordsResult, Resolver
 from bot.probe.evaluate import judge_hosts
 from bot.probe.extras import gather_extras
 from bot.probe.families import RouteCheck, family_refusal, system_route
@@ -152,6 +152,7 @@ class ProbeBatch:
         self.prober = prober
         self.settings = prober.settings
         self._lookups: dict[str, asyncio.Task[AddressResult]] = {}
+        self._tlsa: dict[str, asyncio.Task[RecordsResult]] = {}
         self._probes: dict[tuple[str, str, int], _Shared] = {}
         self._groups: dict[tuple[str, int], _Group] = {}
         self._emails_resolving = 0  # email targets that may still name a shared host
@@ -374,11 +375,24 @@ class ProbeBatch:
             return DomainExtras()
         try:
             return await gather_extras(
-                domain, mx, resolver=self.prober.resolver, settings=self.settings, port=port
+                domain,
+                mx,
+                resolver=self.prober.resolver,
+                settings=self.settings,
+                port=port,
+                tlsa_lookup=self._tlsa_records,
             )
         except Exception as exc:  # an extra fact never costs the verdict
             log.exception("extra facts of %s failed", domain)
             return DomainExtras(errors=(_probe_error(f"the extra facts of {domain}", exc),))
+
+    async def _tlsa_records(self, name: str) -> RecordsResult:
+        """TLSA of an MX host, asked once per batch however many domains share the host."""
+        task = self._tlsa.get(name)
+        if task is None:
+            task = asyncio.ensure_future(self.prober.resolver.tlsa(name))
+            self._tlsa[name] = task
+        return await asyncio.shield(task)
 
     async def _addresses(self, name: str) -> AddressResult:
         task = self._lookups.get(name)

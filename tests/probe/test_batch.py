@@ -286,3 +286,22 @@ async def test_a_certificate_that_breaks_the_judgment_leaves_the_batch_standing(
     assert Code.VALIDATION_FAILURE in [r.code for r in broken.hosts[0].reasons]
     assert good.verdict is Verdict.STRICT
     assert bad.connections == 1
+
+
+async def test_an_exception_in_one_target_is_its_reason_and_the_batch_goes_on(
+    world: World,
+) -> None:
+    # Given a route check that fails on one address (a bug anywhere in a target's probe)
+    def broken_for_one(address: str) -> bool:
+        if address == BAD_CERT:
+            raise RuntimeError("route table unreadable")
+        return True
+
+    results = await world.prober(routes=broken_for_one).probe_many(
+        ["badcert.test", "shared-1.test"]
+    )
+    broken, good = results
+    assert broken.verdict is Verdict.UNREACHABLE
+    assert broken.reasons[0].code is Code.PROBE_ERROR
+    assert "route table unreadable" in broken.reasons[0].message
+    assert good.verdict is Verdict.STRICT
