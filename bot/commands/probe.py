@@ -182,7 +182,7 @@ def _print_json(results: list[TargetResult], errors: list[tuple[str, str]], stre
 def _print_result(result: TargetResult, stream: TextIO) -> None:
     mark = TICK if result.verdict.ok else CROSS
     name = result.target if result.target == result.domain else f"{result.target} ({result.domain})"
-    print(f"{mark} {name}: {result.verdict.label} [{result.verdict.value}]", file=stream)
+    print(f"{mark} {name}: {result.label} [{result.verdict.value}]", file=stream)
     for reason in result.reasons:
         print(f"    {reason.code.value}: {reason.message}", file=stream)
     if result.implicit_mx:

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.clock import system_clock
+from bot.config import ConfigError, Settings
 from bot.policy.monitor.sink import RecordingSink
 from bot.policy.monitor.sweep import MonitorConfig, sweep
 from bot.probe.certs import TrustStore
@@ -305,3 +306,21 @@ async def test_an_exception_in_one_target_is_its_reason_and_the_batch_goes_on(
     assert broken.reasons[0].code is Code.PROBE_ERROR
     assert "route table unreadable" in broken.reasons[0].message
     assert good.verdict is Verdict.STRICT
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, AddressFamilies.AUTO), ("ipv4", AddressFamilies.IPV4), ("ALL", AddressFamilies.ALL)],
+    ids=["default", "ipv4", "any-case"],
+)
+def test_the_address_families_setting(value: str | None, expected: AddressFamilies) -> None:
+    env = {} if value is None else {"TLSBOT_PROBE_ADDRESS_FAMILIES": value}
+    assert Settings.from_env(env).probe.address_families is expected
+
+
+def test_a_bad_address_families_setting_is_one_line_naming_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"TLSBOT_PROBE_ADDRESS_FAMILIES": "ipv5"})
+    assert str(caught.value) == (
+        "TLSBOT_PROBE_ADDRESS_FAMILIES='ipv5' is not one of auto, ipv4, ipv6, all"
+    )
