@@ -30,6 +30,7 @@ other targets go on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -358,7 +359,11 @@ class ProbeBatch:
             member.probe.sibling_settled(self.settings.sibling_grace, where)
 
     async def _emails_settled(self) -> None:
-        await self._emails_idle.wait()
+        """Wait (a bounded while) until no email target is still finding its hosts: an email
+        target's lookups are an MX query, then A and AAAA, each within ``dns_timeout``."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2 * self.settings.dns_timeout + 1):
+                await self._emails_idle.wait()
 
     async def _view(self, shared: _Shared, email: str | None, *, late: bool) -> HostResult:
         assert shared.task is not None
