@@ -147,7 +147,7 @@ async def _run(
     else:
         from bot.slack.server import start_http
 
-        runner = await start_http(app, host, settings.port)
+        runner = await start_http(app, host, settings.port, services)
         log.info("tlsbot listening on http://%s:%d/slack/events", host, settings.port)
         if started is not None:
             started.set()

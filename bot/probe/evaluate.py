@@ -42,6 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from bot.probe.model import FAMILY_CODES, CertificateInfo, Code, HostResult, Reason, Verdict
+from bot.probe.suites import no_aes256_sentence
 from bot.probe.tls import TLS12_OR_NEWER
 
 
@@ -60,6 +61,7 @@ class ProbeFacts:
     tls_version: str | None = None
     cipher: str | None = None
     aes256: bool | None = None
+    aes256_refused: tuple[str, ...] = ()  # the AES-256-only offers the server refused
     certificate: CertificateInfo | None = None
     certificate_problems: tuple[Reason, ...] = ()
     unchecked: tuple[Reason, ...] = ()  # follow-up checks that could not be made
@@ -111,7 +113,7 @@ def _decide(f: ProbeFacts) -> tuple[Verdict, tuple[Reason, ...]]:
         return Verdict.UNSUPPORTED, (
             Reason(
                 Code.NO_AES256_SUITE,
-                f"no AES-256 cipher suite is negotiable (the server chose {f.cipher})",
+                no_aes256_sentence(f.tls_version, f.cipher, f.aes256_refused),
             ),
         )
     if f.certificate is None and not f.certificate_problems:

@@ -9,10 +9,11 @@ overall deadline (``asyncio.timeout(settings.timeout)``). It reads at most
 
 Connections, one after another, never two at once: the first decides. A follow-up is
 made only to ask what the first could not settle: whether an AES-256 suite is negotiable
-(the first handshake chose another suite), or, when the TLS 1.2+ handshake failed,
-whether the server speaks only TLS 1.0/1.1. What the first connection proved stands: a
-follow-up that is refused, turned away (421, a connection limit) or runs out of time
-leaves its question as a ``check-incomplete`` warning. Every connection is recorded with
+(the first chose another suite: one follow-up per TLS version still worth asking, TLS 1.3
+then TLS 1.2, each stopping at its handshake, ``bot.probe.suites``), or, when the TLS 1.2+
+handshake failed, whether the server speaks only TLS 1.0/1.1. What the first connection
+proved stands: a follow-up that is refused, turned away (421, a connection limit) or runs
+out of time leaves its question as a ``check-incomplete`` warning. Every connection is recorded with
 the time spent in each phase (:class:`~bot.probe.model.Attempt`).
 
 Recipients (``RCPT TO`` inside TLS) come from a :class:`Recipients` queue, so that the
@@ -75,11 +76,13 @@ from bot.probe.smtp import (
     Step,
     accepted,
 )
-from bot.probe.tls import Negotiated, TlsContexts, is_aes256, negotiated
+from bot.probe.suites import Aes256Ask
+from bot.probe.tls import Negotiated, TlsContexts, followup_handshake, is_aes256, negotiated
 
 log = logging.getLogger("tlsbot.probe")
 
 QUIT_WAIT = 2.0  # seconds to wait for the answer to QUIT
+_Tls = ssl.SSLContext | Aes256Ask  # the handshake of a connection: ssl's, or a pyOpenSSL ask
 
 _PHASES = {
     Step.CONNECT: Phase.CONNECT,
@@ -332,17 +335,22 @@ class HostProbe:
                 await self._legacy_follow_up()
             return
         if facts.aes256 is None:
-            await self._aes256_follow_up()
+            await self._aes256_follow_up(first)
 
-    async def _aes256_follow_up(self) -> None:
-        """The first handshake chose a suite without AES-256: is one negotiable?"""
-        second = await self._attempt(self.contexts.aes256, Purpose.AES256)
-        if second is not None:
-            self.rec.learn(aes256=is_aes256(second.cipher))
-        elif self.rec.failure is None:
-            self.rec.learn(aes256=False)  # the server refused the AES-256-only handshake
-        else:
-            self.rec.unchecked(Purpose.AES256, self.rec.failure)
+    async def _aes256_follow_up(self, first: Negotiated) -> None:
+        """The first handshake chose a suite that is not AES-256: ask again offering AES-256
+        suites only, one TLS version per connection (``bot.probe.suites``)."""
+        refused: list[str] = []
+        for ask in self.contexts.aes256.after(first.version):
+            again = await self._attempt(ask, Purpose.AES256)
+            if again is not None and is_aes256(again.cipher):
+                self.rec.learn(aes256=True)
+                return
+            if self.rec.failure is not None:
+                self.rec.unchecked(Purpose.AES256, self.rec.failure)
+                return  # could not ask: no AES-256 fact either way
+            refused.append(ask.label)  # the AES-256-only handshake was refused
+        self.rec.learn(aes256=False, aes256_refused=tuple(refused))
 
     async def _legacy_follow_up(self) -> None:
         """The TLS 1.2+ handshake failed: does the server speak only TLS 1.0/1.1?"""
@@ -353,7 +361,7 @@ class HostProbe:
         elif self.rec.failure is not None:
             self.rec.unchecked(Purpose.LEGACY, self.rec.failure)
 
-    async def _attempt(self, ctx: ssl.SSLContext, purpose: Purpose) -> Negotiated | None:
+    async def _attempt(self, ctx: _Tls, purpose: Purpose) -> Negotiated | None:
         """One connection up to and through the TLS handshake; None if it did not get there.
 
         A handshake the server refused (a TLS alert) leaves ``rec.failure`` empty; any
@@ -366,7 +374,7 @@ class HostProbe:
             task = asyncio.current_task()
             self.rec.end(cancelled=task is not None and task.cancelling() > 0)
 
-    async def _connection(self, ctx: ssl.SSLContext, purpose: Purpose) -> Negotiated | None:
+    async def _connection(self, ctx: _Tls, purpose: Purpose) -> Negotiated | None:
         rec = self.rec
         try:
             reader, writer = await self._connect(purpose)
@@ -417,9 +425,7 @@ class HostProbe:
         finally:
             self._connecting = None
 
-    async def _dialogue(
-        self, session: _Session, ctx: ssl.SSLContext, purpose: Purpose
-    ) -> Negotiated | None:
+    async def _dialogue(self, session: _Session, ctx: _Tls, purpose: Purpose) -> Negotiated | None:
         """Drive :class:`Dialogue` over the connection; the TLS facts once the handshake is done."""
         primary = purpose is Purpose.FIRST
         dialogue = Dialogue(self.settings.ehlo_name)
@@ -442,6 +448,8 @@ class HostProbe:
                     if session.queue or session.parser.pending:
                         raise ProtocolViolation(f"{self.where} sent data after its STARTTLS reply")
                     result = await self._handshake(session, ctx, primary=primary)
+                    if isinstance(ctx, Aes256Ask):
+                        break  # a follow-up ends at its handshake (it says goodbye itself)
                     action = dialogue.tls_established()
                 if isinstance(action, Close):
                     break
@@ -499,11 +507,11 @@ class HostProbe:
                     )
                 )
 
-    async def _handshake(
-        self, session: _Session, ctx: ssl.SSLContext, *, primary: bool
-    ) -> Negotiated:
+    async def _handshake(self, session: _Session, ctx: _Tls, *, primary: bool) -> Negotiated:
         self.rec.enter(Step.HANDSHAKE)
         with translate(Step.HANDSHAKE, self.where):
+            if isinstance(ctx, Aes256Ask):
+                return await followup_handshake(ctx, session.reader, session.writer, self.sni)
             await session.writer.start_tls(ctx, server_hostname=self.sni)
         ssl_object = session.writer.get_extra_info("ssl_object")
         if ssl_object is None:

@@ -1,4 +1,5 @@
-"""HTTP mode: an aiohttp application with ``POST /slack/events`` and ``GET /healthz``."""
+"""HTTP mode: an aiohttp application with ``POST /slack/events``, ``GET /healthz`` and
+``POST /tlsrpt`` (TLS-RPT reports, :mod:`bot.slack.tlsrpt_route`)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
+from bot.slack import tlsrpt_route
+from bot.slack.services import Services
+
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 
 
-def make_web_app(app: AsyncApp) -> web.Application:
+def make_web_app(app: AsyncApp, services: Services | None = None) -> web.Application:
     async def events(request: web.Request) -> web.Response:
         bolt_request = await to_bolt_request(request)
         bolt_response = await app.async_dispatch(bolt_request)
@@ -22,12 +26,16 @@ def make_web_app(app: AsyncApp) -> web.Application:
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app.router.add_post(EVENTS_PATH, events)
     web_app.router.add_get(HEALTH_PATH, health)
+    if services is not None:
+        tlsrpt_route.register(web_app, services)  # POST /tlsrpt: TLS-RPT reports (RFC 8460)
     return web_app
 
 
-async def start_http(app: AsyncApp, host: str, port: int) -> web.AppRunner:
+async def start_http(
+    app: AsyncApp, host: str, port: int, services: Services | None = None
+) -> web.AppRunner:
     """Start serving; the caller keeps the runner and calls ``cleanup()`` to stop."""
-    runner = web.AppRunner(make_web_app(app), access_log=None)
+    runner = web.AppRunner(make_web_app(app, services), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

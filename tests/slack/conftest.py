@@ -13,7 +13,7 @@ import email_validator
 import pytest
 from sqlalchemy import Engine
 
-from bot.clock import system_clock
+from bot.clock import Clock, system_clock
 from bot.config import Secret, Settings
 from bot.slack.app import build_app
 from bot.slack.server import bound_port, start_http
@@ -66,13 +66,11 @@ async def slack_api() -> AsyncIterator[SlackApi]:
 
 @asynccontextmanager
 async def running_bot(
-    api: SlackApi, engine: Engine, prober: Any, **overrides: Any
+    api: SlackApi, engine: Engine, prober: Any, *, clock: Clock = system_clock, **overrides: Any
 ) -> AsyncIterator[Bot]:
     """One ``tlsbot serve`` in HTTP mode on a loopback port, over ``engine``."""
     settings = make_settings(api.base_url + "api/", **overrides)
-    services = Services.for_settings(
-        settings, store=Store(engine), prober=prober, clock=system_clock
-    )
+    services = Services.for_settings(settings, store=Store(engine), prober=prober, clock=clock)
     async with aiohttp.ClientSession() as http:
         app = build_app(settings, services=services, http=http)
         runner = await start_http(app, "127.0.0.1", 0)

@@ -32,18 +32,21 @@ class Answer:
         return dict(json.loads(self.text)) if self.text else {}
 
 
+# One numbering for every client in the process: like Slack's, a trigger_id is never
+# handed out twice, even to requests posted to two replicas.
+_SERIAL = itertools.count(1)
+
+
 class SlackClient:
     def __init__(self, url: str, secret: str, api: SlackApi) -> None:
         self.url = url  # http://127.0.0.1:PORT/slack/events
         self.secret = secret
         self.api = api
-        self._n = itertools.count(1)
+        self._n = _SERIAL
         self.session: aiohttp.ClientSession | None = None  # shared when set (benchmarks)
 
     def with_url(self, url: str) -> SlackClient:
-        other = SlackClient(url, self.secret, self.api)
-        other._n = self._n
-        return other
+        return SlackClient(url, self.secret, self.api)
 
     async def post(
         self,
@@ -52,6 +55,7 @@ class SlackClient:
         *,
         timestamp: int | None = None,
         signature: str | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> Answer:
         ts = str(int(time.time()) if timestamp is None else timestamp)
         sig = signature or SignatureVerifier(self.secret).generate_signature(
@@ -61,6 +65,7 @@ class SlackClient:
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": ts,
             "X-Slack-Signature": sig,
+            **(extra_headers or {}),
         }
         started = time.monotonic()
         if self.session is not None:
@@ -184,8 +189,11 @@ class SlackClient:
         return await self.interact(payload)
 
     async def event(self, event: dict[str, Any]) -> Answer:
+        return await self.post(self.event_body(event), "application/json")
+
+    def event_body(self, event: dict[str, Any]) -> str:
         n = next(self._n)
-        body = json.dumps(
+        return json.dumps(
             {
                 "token": "legacy",
                 "team_id": TEAM,
@@ -196,7 +204,6 @@ class SlackClient:
                 "event_time": int(time.time()),
             }
         )
-        return await self.post(body, "application/json")
 
     async def home_opened(self, user: str = "UADMIN01") -> Answer:
         return await self.event(
