@@ -37,40 +37,34 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field, replace
 
 from bot.clock import Clock
 from bot.probe.certs import TrustStore, analyse_chain
 from bot.probe.errors import (
-    ConnectionLost,
     HandshakeFailed,
     HandshakeInterrupted,
     ProbeError,
     ProtocolViolation,
     translate,
 )
-from bot.probe.evaluate import ProbeFacts, evaluate
+from bot.probe.evaluate import evaluate
 from bot.probe.limits import Limits
 from bot.probe.model import (
-    Attempt,
     CertificateInfo,
     Code,
     Family,
     HostResult,
-    Phase,
     Purpose,
     Reason,
     RecipientCheck,
     Verdict,
 )
+from bot.probe.record import Recipients, Recorder
+from bot.probe.session import Session, open_stream
 from bot.probe.settings import ProbeSettings
 from bot.probe.smtp import (
-    READ_SIZE,
     Close,
     Dialogue,
-    Reply,
-    ReplyParser,
     Send,
     StartTls,
     Step,
@@ -83,121 +77,6 @@ log = logging.getLogger("tlsbot.probe")
 
 QUIT_WAIT = 2.0  # seconds to wait for the answer to QUIT
 _Tls = ssl.SSLContext | Aes256Ask  # the handshake of a connection: ssl's, or a pyOpenSSL ask
-
-_PHASES = {
-    Step.CONNECT: Phase.CONNECT,
-    Step.GREETING: Phase.BANNER,
-    Step.EHLO: Phase.EHLO,
-    Step.STARTTLS: Phase.STARTTLS,
-    Step.HANDSHAKE: Phase.HANDSHAKE,
-    Step.TLS_EHLO: Phase.TLS_EHLO,
-    Step.MAIL: Phase.MAIL,
-    Step.RCPT: Phase.RCPT,
-    Step.QUIT: Phase.QUIT,
-}
-_FOLLOW_UP_QUESTION = {
-    Purpose.AES256: "whether an AES-256 suite is negotiable",
-    Purpose.LEGACY: "whether the server speaks only TLS 1.0 or 1.1",
-}
-
-
-class Recipients:
-    """The addresses to ask ``RCPT TO`` for on a host's one session.
-
-    ``ready`` is awaited once, before the first ``RCPT``: a batch uses it to wait until
-    every email target that may still share this host has said so. After the session's
-    last ``RCPT`` the queue is closed and :meth:`add` answers False (not asked).
-    """
-
-    def __init__(
-        self, addresses: Iterable[str] = (), *, ready: Callable[[], Awaitable[None]] | None = None
-    ) -> None:
-        self._waiting = list(dict.fromkeys(addresses))
-        self._ready = ready
-        self.closed = False
-
-    def add(self, address: str) -> bool:
-        if self.closed:
-            return False
-        if address not in self._waiting:
-            self._waiting.append(address)
-        return True
-
-    async def ready(self) -> None:
-        if self._ready is not None:
-            await self._ready()
-
-    def take(self) -> list[str]:
-        taken, self._waiting = self._waiting, []
-        return taken
-
-    def close(self) -> None:
-        self.closed = True
-
-
-@dataclass
-class _Recorder:
-    """Facts as they are learnt; frozen into :class:`ProbeFacts` at the end."""
-
-    facts: ProbeFacts = field(default_factory=ProbeFacts)
-    stage: Step = Step.CONNECT
-    purpose: Purpose = Purpose.FIRST
-    failure: Reason | None = None  # what ended the current follow-up connection early
-    refused: bool = False  # the current connection's handshake failed
-    attempts: list[Attempt] = field(default_factory=list)
-    recipients: dict[str, Reply] = field(default_factory=dict)
-    _phases: dict[Phase, float] = field(default_factory=dict)
-    _since: float = 0.0
-
-    def learn(self, **changes: object) -> None:
-        self.facts = replace(self.facts, **changes)  # type: ignore[arg-type]
-
-    def stop(self, reason: Reason) -> None:
-        """The deciding connection stopped; a follow-up's stop is only that follow-up's."""
-        if self.purpose is not Purpose.FIRST:
-            self.failure = self.failure or reason
-        elif self.facts.stopped is None:
-            self.learn(stopped=reason)
-
-    def unchecked(self, purpose: Purpose, reason: Reason) -> None:
-        why = Reason(
-            Code.CHECK_INCOMPLETE,
-            f"could not check {_FOLLOW_UP_QUESTION[purpose]}: {reason.message}",
-        )
-        if why not in self.facts.unchecked:
-            self.learn(unchecked=(*self.facts.unchecked, why))
-
-    # -- connections and their phases --------------------------------------
-
-    def begin(self, purpose: Purpose) -> None:
-        self.purpose, self.failure, self.refused = purpose, None, False
-        self._phases, self._since = {}, time.monotonic()
-        self.stage = Step.CONNECT
-
-    def enter(self, step: Step) -> None:
-        """The connection now waits for ``step``; the time since the last step is its own."""
-        self._close_phase()
-        self.stage = step
-
-    def end(self, *, cancelled: bool = False) -> None:
-        """The current connection is over (``cancelled``: by the deadline): record it."""
-        self._close_phase()
-        reason = self.facts.stopped if self.purpose is Purpose.FIRST else self.failure
-        outcome = "ok" if reason is None else reason.code.value
-        if self.refused:
-            outcome = Code.HANDSHAKE_FAILED.value
-        if cancelled:
-            outcome = Code.TIMEOUT.value
-        phases = tuple((p, int(s * 1000)) for p, s in self._phases.items())
-        self.attempts.append(Attempt(self.purpose, outcome, phases))
-        self._phases = {}
-
-    def _close_phase(self) -> None:
-        now = time.monotonic()
-        phase = _PHASES.get(self.stage)
-        if phase is not None and self._since:
-            self._phases[phase] = self._phases.get(phase, 0.0) + (now - self._since)
-        self._since = now
 
 
 class _Cut(Exception):
@@ -223,7 +102,7 @@ class HostProbe:
         self.settings, self.trust, self.clock = settings, trust, clock
         self.contexts = contexts or TlsContexts.create()
         self.recipients = recipients
-        self.rec = _Recorder()
+        self.rec = Recorder()
         self.connected = False  # a TCP connection was made
         self._cut: tuple[float, str] | None = None
         self._connecting: asyncio.Timeout | None = None
@@ -385,7 +264,7 @@ class HostProbe:
             rec.stop(Reason(Code.TIMEOUT, str(exc)))
             return None
         self.connected = True
-        session = _Session(reader, writer, self.where)
+        session = Session(reader, writer, self.where)
         try:
             return await self._dialogue(session, ctx, purpose)
         except HandshakeFailed as exc:
@@ -406,14 +285,14 @@ class HostProbe:
         """Open the TCP connection; the first one may be cut short (:meth:`sibling_settled`)."""
         if purpose is not Purpose.FIRST:
             with translate(Step.CONNECT, self.where):
-                return await _open(self.address, self.port)
+                return await open_stream(self.address, self.port)
         try:
             async with asyncio.timeout(None) as connecting:
                 self._connecting = connecting
                 if self._cut is not None:
                     connecting.reschedule(asyncio.get_running_loop().time() + self._cut[0])
                 with translate(Step.CONNECT, self.where):
-                    return await _open(self.address, self.port)
+                    return await open_stream(self.address, self.port)
         except TimeoutError:
             if not connecting.expired() or self._cut is None:
                 raise
@@ -425,7 +304,7 @@ class HostProbe:
         finally:
             self._connecting = None
 
-    async def _dialogue(self, session: _Session, ctx: _Tls, purpose: Purpose) -> Negotiated | None:
+    async def _dialogue(self, session: Session, ctx: _Tls, purpose: Purpose) -> Negotiated | None:
         """Drive :class:`Dialogue` over the connection; the TLS facts once the handshake is done."""
         primary = purpose is Purpose.FIRST
         dialogue = Dialogue(self.settings.ehlo_name)
@@ -507,7 +386,7 @@ class HostProbe:
                     )
                 )
 
-    async def _handshake(self, session: _Session, ctx: _Tls, *, primary: bool) -> Negotiated:
+    async def _handshake(self, session: Session, ctx: _Tls, *, primary: bool) -> Negotiated:
         self.rec.enter(Step.HANDSHAKE)
         with translate(Step.HANDSHAKE, self.where):
             if isinstance(ctx, Aes256Ask):
@@ -539,55 +418,11 @@ class HostProbe:
             )
         return report.info, report.problems
 
-    async def _goodbye(self, session: _Session) -> None:
+    async def _goodbye(self, session: Session) -> None:
         """Wait for the answer to QUIT, but no more than ``QUIT_WAIT``."""
         with contextlib.suppress(ProbeError, TimeoutError):
             async with asyncio.timeout(QUIT_WAIT):
                 await session.reply(Step.QUIT)
-
-
-async def _open(address: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    return await asyncio.open_connection(
-        address, port, limit=READ_SIZE * 4, flags=socket.AI_NUMERICHOST
-    )
-
-
-class _Session:
-    """One TCP connection: bounded reads into the reply parser, one reply at a time."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, where: str):
-        self.reader, self.writer, self.where = reader, writer, where
-        self.parser = ReplyParser()
-        self.queue: list[Reply] = []
-
-    async def reply(self, stage: Step) -> Reply:
-        while not self.queue:
-            with translate(stage, self.where):
-                data = await self.reader.read(READ_SIZE)
-                if not data:
-                    raise ConnectionLost(f"{self.where} closed the connection {stage.value}")
-                self.queue += self.parser.feed(data)
-        return self.queue.pop(0)
-
-    async def send(self, line: bytes, stage: Step) -> None:
-        with translate(stage, self.where):
-            self.writer.write(line)
-            await self.writer.drain()
-
-    async def close(self) -> None:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            self.writer.transport.abort()  # the deadline passed: no polite goodbye
-            return
-        self.writer.close()
-        try:
-            async with asyncio.timeout(1.0):
-                await self.writer.wait_closed()
-        except (TimeoutError, OSError, ssl.SSLError):
-            self.writer.transport.abort()
-        except BaseException:  # the deadline arrived while closing: drop it, then go on
-            self.writer.transport.abort()
-            raise
 
 
 async def probe_host(

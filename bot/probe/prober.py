@@ -44,7 +44,7 @@ from bot.probe.evaluate import judge_hosts
 from bot.probe.extras import gather_extras
 from bot.probe.families import RouteCheck, family_refusal, system_route
 from bot.probe.guard import DEFAULT_ALLOW_VARIABLE, ROUTE_ALLOW_VARIABLE, Network, vet_address
-from bot.probe.host import HostProbe, Recipients
+from bot.probe.host import HostProbe
 from bot.probe.limits import Limits
 from bot.probe.model import (
     Code,
@@ -57,6 +57,7 @@ from bot.probe.model import (
     Verdict,
 )
 from bot.probe.names import InvalidName, normalise_domain, parse_email, parse_route
+from bot.probe.record import Recipients
 from bot.probe.settings import ProbeSettings
 from bot.probe.tls import TlsContexts
 
