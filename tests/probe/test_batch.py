@@ -274,6 +274,8 @@ async def test_a_null_mx_has_its_own_label(world: World) -> None:
     assert result.reasons[0].code is Code.NULL_MX
     assert result.label == "Accepts no mail (null MX)"
     assert result.to_dict()["label"] == "Accepts no mail (null MX)"
+    assert result.hosts == ()
+    assert world.shared.connections == 0
 
 
 async def test_a_certificate_that_breaks_the_judgment_leaves_the_batch_standing(
