@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.export.gateway import GatewayName, parse_names
-from bot.probe.settings import Network, ProbeSettings
+from bot.probe.settings import AddressFamilies, Network, ProbeSettings
 
 
 class ConfigError(ValueError):
@@ -128,6 +128,7 @@ class Settings:
             allow_networks=e.networks("TLSBOT_PROBE_ALLOW_NETWORKS"),
             route_allow_networks=e.networks("TLSBOT_ROUTE_ALLOW_NETWORKS"),
             ehlo_name=e.ehlo_name("TLSBOT_EHLO_NAME"),
+            address_families=e.choice("TLSBOT_PROBE_ADDRESS_FAMILIES", AddressFamilies.AUTO),
         )
         gateways = e.gateways("TLSBOT_GATEWAYS")
         return cls(
@@ -189,6 +190,16 @@ class _Env:
         if not low <= value <= high:
             raise ConfigError(f"{name}={value} is out of range ({low} to {high})")
         return value
+
+    def choice(self, name: str, default: AddressFamilies) -> AddressFamilies:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            return AddressFamilies(raw.lower())
+        except ValueError:
+            allowed = ", ".join(f.value for f in AddressFamilies)
+            raise ConfigError(f"{name}={raw!r} is not one of {allowed}") from None
 
     def secret(self, name: str, prefix: str = "") -> Secret | None:
         raw = self.text(name)

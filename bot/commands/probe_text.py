@@ -32,7 +32,7 @@ def write_results(
 def result_lines(result: TargetResult, diagnosis: PortBlocked | None = None) -> list[str]:
     mark = TICK if result.verdict.ok else CROSS
     name = result.target if result.target == result.domain else f"{result.target} ({result.domain})"
-    lines = [f"{mark} {name}: {result.verdict.label} [{result.verdict.value}]"]
+    lines = [f"{mark} {name}: {result.label} [{result.verdict.value}]"]
     lines += [f"    {reason.code.value}: {reason.message}" for reason in result.reasons]
     if result.implicit_mx:
         lines.append("    no MX record: the domain's own address receives its mail")

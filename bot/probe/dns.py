@@ -22,6 +22,10 @@ Lookups:
   means the domain itself (implicit MX, RFC 5321 §5.1); a lone ``MX 0 .`` is
   ``null-mx`` (RFC 7505). A null MX mixed with real ones is ignored and the real
   ones are used (the domain is misconfigured, but mail to it still flows).
+  An MX target that is an IP address (``MX 10 192.0.2.1.``) is set apart in
+  ``literals``: mail servers ignore it (Postfix logs "numeric domain name in resource
+  data of MX record" and skips it); when no other target is left, that is the
+  ``mx-ip-literal`` error.
 - :meth:`Resolver.addresses` -- A and AAAA, queried together; CNAME chains are
   followed by the resolver; one family answering is enough; neither is
   ``no-address``. An IP literal is returned as it is, without a query.
@@ -34,15 +38,22 @@ the answer (SPEC.md "Safety of the probe").
 
 Parallelism: one :class:`Resolver` lets at most ``max_parallel`` (default 32)
 queries be in flight at once, whatever number of probes share it; A and AAAA of
-one name run together. 32 queries at a 50 ms round trip is ~600 queries a second,
-far above what a batch of 50 domains needs, and low enough that no public or
-company resolver rate-limits us.
+one name run together. Queries waiting for a place go in order, those furthest along
+a probe's critical path first: A and AAAA (a host probe waits for them), then MX, then
+the optional TXT and TLSA, so that in a batch the first host probe starts as soon as
+one MX answer names its host, and one domain's extra facts never hold up another's. 32 queries at a
+50 ms round trip is ~600 queries a second, far above what a batch of 50 domains
+needs, and low enough that no public or company resolver rate-limits us.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import heapq
 import ipaddress
+import itertools
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import dns.asyncresolver
@@ -77,6 +88,7 @@ class MxResult:
     hosts: tuple[MxHost, ...] = ()
     implicit: bool = False  # no MX record: the domain is its own mail host
     error: Reason | None = None
+    literals: tuple[str, ...] = ()  # MX targets that are IP addresses: ignored, as MTAs do
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -107,7 +119,7 @@ class Resolver:
     """Asynchronous DNS lookups with the servers and deadline of ``settings``."""
 
     def __init__(self, settings: ProbeSettings, *, max_parallel: int = DEFAULT_MAX_PARALLEL):
-        self._limit = asyncio.Semaphore(max_parallel)
+        self._limit = _Limiter(max_parallel)
         self._setup_error: Reason | None = None
         if settings.dns_servers:
             self._resolver = dns.asyncresolver.Resolver(configure=False)
@@ -150,9 +162,24 @@ class Resolver:
             )
         ranked = sorted((r.preference, _text(r.exchange)) for r in real)
         seen: dict[str, MxHost] = {}
+        literals: dict[str, None] = {}
         for preference, host in ranked:
-            seen.setdefault(host, MxHost(preference, host))
-        return MxResult(domain=name, hosts=tuple(seen.values()))
+            if _ip_literal(host) is not None:
+                literals[host] = None
+            else:
+                seen.setdefault(host, MxHost(preference, host))
+        if not seen:
+            shown = ", ".join(literals)
+            return MxResult(
+                domain=name,
+                literals=tuple(literals),
+                error=Reason(
+                    Code.MX_IP_LITERAL,
+                    f"the MX target of {name} is an IP address ({shown}); "
+                    "mail servers ignore it, so the domain has no usable mail host",
+                ),
+            )
+        return MxResult(domain=name, hosts=tuple(seen.values()), literals=tuple(literals))
 
     async def addresses(self, name: str) -> AddressResult:
         literal = _ip_literal(name)
@@ -205,7 +232,7 @@ class Resolver:
             qname = dns.name.from_text(name)
         except dns.exception.DNSException as exc:
             return None, Reason(Code.INVALID_DOMAIN, f"{name!r} is not a DNS name: {exc}")
-        async with self._limit:
+        async with self._limit.slot(_PRIORITY.get(rdtype, len(_PRIORITY))):
             try:
                 # dnspython may overrun its lifetime by a back-off sleep; we do not.
                 async with asyncio.timeout(self._resolver.lifetime):
@@ -236,6 +263,45 @@ class Resolver:
                     Code.DNS_ERROR, f"DNS lookup of {name} {kind} failed: {exc.strerror or exc}"
                 )
         return answer, None
+
+
+# Lower goes first: the further along a probe's critical path, the sooner.
+_PRIORITY = {dns.rdatatype.A: 0, dns.rdatatype.AAAA: 0, dns.rdatatype.MX: 1}
+
+
+class _Limiter:
+    """At most ``size`` holders at once; waiters by priority (lower first), then in order."""
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    @contextlib.asynccontextmanager
+    async def slot(self, priority: int) -> AsyncIterator[None]:
+        if self._free > 0 and not self._waiting:
+            self._free -= 1
+        else:
+            granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiting, (priority, next(self._order), granted))
+            try:
+                await granted
+            except asyncio.CancelledError:
+                if granted.done() and not granted.cancelled():
+                    self._release()  # granted, then cancelled: the place goes on
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        while self._waiting:
+            _, _, granted = heapq.heappop(self._waiting)
+            if not granted.done():
+                granted.set_result(None)
+                return
+        self._free += 1
 
 
 def _records(name: str, records: tuple[str, ...], error: Reason | None) -> RecordsResult:

@@ -7,7 +7,10 @@ values, most specific first, ``OSError`` last, always ``raise … from exc``::
      ├── ConnectRefused             ← ConnectionRefusedError while connecting
      ├── ConnectTimeout             ← TimeoutError (OSError ETIMEDOUT) while connecting
      ├── ConnectFailed              ← any other OSError while connecting
-     ├── HandshakeFailed            ← ssl.SSLError, OSError or EOF during the TLS handshake
+     ├── HandshakeFailed            ← ssl.SSLError during the TLS handshake (an alert: the
+     │    │                           server said no)
+     │    └── HandshakeInterrupted   ← OSError, EOF or ssl.SSLEOFError during the handshake
+     │                                (the connection was closed or reset: nothing was said)
      ├── ConnectionLost             ← ssl.SSLError / OSError / EOF later in the dialogue
      └── ProtocolViolation          ← SmtpProtocolError (garbage, oversized line or reply)
 
@@ -47,6 +50,10 @@ class HandshakeFailed(ProbeError):
     code = Code.HANDSHAKE_FAILED
 
 
+class HandshakeInterrupted(HandshakeFailed):
+    code = Code.CONNECT_FAILED
+
+
 class ConnectionLost(ProbeError):
     code = Code.CONNECT_FAILED
 
@@ -64,6 +71,10 @@ def translate(stage: Step, where: str) -> Iterator[None]:
         raise
     except SmtpProtocolError as exc:
         raise ProtocolViolation(f"{where} does not speak SMTP: {exc}") from exc
+    except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
+        if stage is Step.HANDSHAKE:
+            raise HandshakeInterrupted(_ssl_text(exc)) from exc
+        raise ConnectionLost(f"TLS error {stage.value} with {where}: {_ssl_text(exc)}") from exc
     except ssl.SSLError as exc:
         if stage is Step.HANDSHAKE:
             raise HandshakeFailed(_ssl_text(exc)) from exc
@@ -77,7 +88,9 @@ def translate(stage: Step, where: str) -> Iterator[None]:
         if stage is Step.CONNECT:
             raise ConnectFailed(f"cannot connect to {where}: {text}") from exc
         if stage is Step.HANDSHAKE:
-            raise HandshakeFailed(f"the connection was closed ({text})") from exc
+            if isinstance(exc, ConnectionResetError) and exc.errno is None:
+                text = "closed"  # asyncio's own word for a connection lost mid-handshake
+            raise HandshakeInterrupted(text) from exc
         raise ConnectionLost(f"{where} closed the connection {stage.value} ({text})") from exc
 
 

@@ -1,4 +1,4 @@
-"""The verdict table of SPEC.md, as one pure function from probe facts to a verdict.
+"""The verdict table of SPEC.md, as pure functions from probe facts to verdicts.
 
 :class:`ProbeFacts` is what one host probe learnt (filled in by ``bot.probe.host``);
 :func:`evaluate` turns it into ``(Verdict, reasons)``. Rows, first match wins:
@@ -9,26 +9,39 @@ facts                                                  verdict          first re
 EHLO did not advertise STARTTLS                        unsupported      starttls-not-supported
 STARTTLS answered 5xx                                  unsupported      starttls-refused
 modern handshake failed, legacy one worked             unsupported      tls-version-too-old
-the probe stopped before the TLS facts were known      unreachable      the stop reason (connect-
-(guard refusal, refused/timed-out connection, 4xx/5xx                   refused, timeout, smtp-
-greeting or reply, garbage, deadline)                                   greeting-error, …)
+modern handshake cut (connection closed or reset)      unreachable      connect-failed
+modern handshake failed (an alert: the server said no) unsupported      handshake-failed
+no TLS session, the probe stopped (guard refusal,      unreachable      the stop reason (connect-
+refused/timed-out connection, 4xx/5xx greeting or                       refused, timeout, smtp-
+reply, garbage, deadline)                                               greeting-error, …)
 STARTTLS answered 4xx                                  unreachable      starttls-refused
-handshake failed (and no legacy TLS either)            unsupported      handshake-failed
+no TLS session for another reason                      unreachable      smtp-protocol-error
 negotiated below TLS 1.2                               unsupported      tls-version-too-old
 no AES-256 suite negotiable                            unsupported      no-aes256-suite
 any certificate problem                                relaxed          every problem, in order
 otherwise                                              strict           (none)
 =====================================================  ===============  =========================
 
-Certificate problems are appended to an ``unsupported`` verdict for information, and
-a rejected RCPT adds ``recipient-rejected``; neither changes the verdict.
+What a connection proved stands: once a TLS session was established, a later stop (a
+deadline, a protocol error after TLS) changes nothing, and a follow-up connection that
+could not be made (refused, rate-limited, out of time) leaves its question open as a
+``check-incomplete`` warning in ``ProbeFacts.unchecked``, never a worse verdict. An
+AES-256 question left open counts as answered by the first handshake's facts.
+Certificate problems are appended to an ``unsupported`` verdict for information.
+
+:func:`judge_hosts` is the rule over a host's addresses: a host's verdict is the worst
+over its addresses that were fully tested; addresses not tested while another was are
+not counted (a warning, unless they were never probed because of their address family);
+a host with no tested address is ``unreachable``, every address counted. A target's
+verdict is the worst over its hosts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
-from bot.probe.model import CertificateInfo, Code, Reason, Verdict
+from bot.probe.model import FAMILY_CODES, CertificateInfo, Code, HostResult, Reason, Verdict
 from bot.probe.suites import no_aes256_sentence
 from bot.probe.tls import TLS12_OR_NEWER
 
@@ -37,12 +50,13 @@ from bot.probe.tls import TLS12_OR_NEWER
 class ProbeFacts:
     """What one host probe learnt; ``None`` means "not learnt"."""
 
-    stopped: Reason | None = None  # why the conversation ended before its natural end
+    stopped: Reason | None = None  # why the deciding conversation ended before its end
     reached: bool = False  # an SMTP greeting was read
     starttls_offered: bool | None = None
     starttls_reply: int | None = None  # the code STARTTLS was answered with
     starttls_text: str = ""
     handshake_error: str | None = None  # the TLS >= 1.2 handshake failed: how
+    handshake_interrupted: bool = False  # ... because the connection was closed or reset
     legacy_version: str | None = None  # what the detection-only TLS 1.0/1.1 context got
     tls_version: str | None = None
     cipher: str | None = None
@@ -50,9 +64,7 @@ class ProbeFacts:
     aes256_refused: tuple[str, ...] = ()  # the AES-256-only offers the server refused
     certificate: CertificateInfo | None = None
     certificate_problems: tuple[Reason, ...] = ()
-    recipient: str | None = None
-    recipient_accepted: bool | None = None
-    recipient_reply: str = ""
+    unchecked: tuple[Reason, ...] = ()  # follow-up checks that could not be made
 
     @property
     def conclusive(self) -> bool:
@@ -65,13 +77,6 @@ def evaluate(facts: ProbeFacts) -> tuple[Verdict, tuple[Reason, ...]]:
     extra: list[Reason] = []
     if verdict is Verdict.UNSUPPORTED:
         extra += facts.certificate_problems
-    if facts.recipient_accepted is False and facts.recipient:
-        extra.append(
-            Reason(
-                Code.RECIPIENT_REJECTED,
-                f"RCPT TO:<{facts.recipient}> was refused: {facts.recipient_reply}",
-            )
-        )
     return verdict, reasons + tuple(r for r in extra if r not in reasons)
 
 
@@ -95,20 +100,9 @@ def _decide(f: ProbeFacts) -> tuple[Verdict, tuple[Reason, ...]]:
                 "TLS 1.2 or newer is required",
             ),
         )
-    if f.stopped is not None and not f.conclusive:
-        return Verdict.UNREACHABLE, (f.stopped,)
-    if f.starttls_reply is not None and 400 <= f.starttls_reply < 500:
-        return Verdict.UNREACHABLE, (
-            Reason(
-                Code.STARTTLS_REFUSED,
-                f"STARTTLS was refused for now: {f.starttls_reply} {f.starttls_text}".rstrip(),
-            ),
-        )
-    if f.handshake_error is not None:
-        return Verdict.UNSUPPORTED, (
-            Reason(Code.HANDSHAKE_FAILED, f"the TLS handshake failed: {f.handshake_error}"),
-        )
-    if f.tls_version is not None and f.tls_version not in TLS12_OR_NEWER:
+    if f.tls_version is None:
+        return _no_session(f)
+    if f.tls_version not in TLS12_OR_NEWER:
         return Verdict.UNSUPPORTED, (
             Reason(
                 Code.TLS_VERSION_TOO_OLD,
@@ -122,10 +116,6 @@ def _decide(f: ProbeFacts) -> tuple[Verdict, tuple[Reason, ...]]:
                 no_aes256_sentence(f.tls_version, f.cipher, f.aes256_refused),
             ),
         )
-    if not f.conclusive:
-        return Verdict.UNREACHABLE, (
-            Reason(Code.SMTP_PROTOCOL_ERROR, "the probe ended before TLS could be tested"),
-        )
     if f.certificate is None and not f.certificate_problems:
         return Verdict.RELAXED, (
             Reason(Code.VALIDATION_FAILURE, "the server presented no certificate"),
@@ -133,6 +123,71 @@ def _decide(f: ProbeFacts) -> tuple[Verdict, tuple[Reason, ...]]:
     if f.certificate_problems:
         return Verdict.RELAXED, f.certificate_problems
     return Verdict.STRICT, ()
+
+
+def _no_session(f: ProbeFacts) -> tuple[Verdict, tuple[Reason, ...]]:
+    """No TLS session was established: why."""
+    if f.handshake_error is not None and f.handshake_interrupted:
+        return Verdict.UNREACHABLE, (
+            Reason(
+                Code.CONNECT_FAILED,
+                f"the connection was closed during the TLS handshake ({f.handshake_error}); "
+                "whether TLS works could not be told",
+            ),
+        )
+    if f.handshake_error is not None:
+        return Verdict.UNSUPPORTED, (
+            Reason(Code.HANDSHAKE_FAILED, f"the TLS handshake failed: {f.handshake_error}"),
+        )
+    if f.stopped is not None:
+        return Verdict.UNREACHABLE, (f.stopped,)
+    if f.starttls_reply is not None and 400 <= f.starttls_reply < 500:
+        return Verdict.UNREACHABLE, (
+            Reason(
+                Code.STARTTLS_REFUSED,
+                f"STARTTLS was refused for now: {f.starttls_reply} {f.starttls_text}".rstrip(),
+            ),
+        )
+    return Verdict.UNREACHABLE, (
+        Reason(Code.SMTP_PROTOCOL_ERROR, "the probe ended before TLS could be tested"),
+    )
+
+
+def judge_hosts(
+    addresses: Sequence[HostResult],
+) -> tuple[Verdict, tuple[HostResult, ...], tuple[Reason, ...]]:
+    """The verdict over hosts given as one result per address (grouped by host name, in
+    order), the addresses with ``counted`` set, and the warnings of addresses left out."""
+    verdicts: list[Verdict] = []
+    out: list[HostResult] = []
+    warnings: list[Reason] = []
+    for name in dict.fromkeys(a.host for a in addresses):
+        group = [a for a in addresses if a.host == name]
+        tested = [a for a in group if a.tested]
+        if not tested:
+            verdicts.append(Verdict.UNREACHABLE)
+            out += [replace(a, counted=True) for a in group]
+            continue
+        verdicts.append(Verdict.worst([a.verdict for a in tested]))
+        shown = ", ".join(_where(a) for a in tested)
+        for a in group:
+            out.append(replace(a, counted=a.tested))
+            if a.tested or (a.reasons and a.reasons[0].code in FAMILY_CODES):
+                continue
+            why = a.reasons[0].message if a.reasons else "not tested"
+            warnings.append(
+                Reason(
+                    Code.ADDRESS_NOT_TESTED,
+                    f"{name} at {_where(a)} could not be tested ({why}); "
+                    f"its verdict comes from {shown}",
+                )
+            )
+    return Verdict.worst(verdicts), tuple(out), tuple(warnings)
+
+
+def _where(result: HostResult) -> str:
+    address = result.address or "no address"
+    return f"[{address}]" if ":" in address else address
 
 
 def _version(name: str) -> str:

@@ -10,19 +10,27 @@
 
 All lookups run concurrently through the shared :class:`~bot.probe.dns.Resolver`
 (which caps queries in flight); the policy fetch starts once the TXT record
-says there is a policy.
+says there is a policy. Each of the three is guarded on its own: one that fails
+unexpectedly (whatever a server sent) is a ``probe-error`` in ``errors`` and the
+other two are still reported.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
-from bot.probe.dns import Resolver
+from bot.probe.dns import RecordsResult, Resolver
 from bot.probe.model import Code, DomainExtras, Reason
 from bot.probe.mta_sts import StsPolicy, fetch_policy, parse_sts_txt
 from bot.probe.settings import ProbeSettings
+
+log = logging.getLogger("tlsbot.probe")
+T = TypeVar("T")
+TlsaLookup = Callable[[str], Awaitable[RecordsResult]]
 
 
 async def gather_extras(
@@ -32,13 +40,25 @@ async def gather_extras(
     resolver: Resolver,
     settings: ProbeSettings,
     port: int,
+    tlsa_lookup: TlsaLookup | None = None,
 ) -> DomainExtras:
-    """MTA-STS, TLSA and TLS-RPT facts of ``domain`` (already normalised)."""
+    """MTA-STS, TLSA and TLS-RPT facts of ``domain`` (already normalised).
+
+    ``tlsa_lookup`` answers ``_<port>._tcp.<mx>`` (default ``resolver.tlsa``); a batch
+    passes one that asks each name once, as many domains share their MX hosts.
+    """
     hosts = tuple(dict.fromkeys(h.lower().rstrip(".") for h in mx_hosts))
+    errors: list[Reason] = []
+    nothing: tuple[str | None, StsPolicy | None, Reason | None] = (None, None, None)
     sts, tlsa, tls_rpt = await asyncio.gather(
-        _mta_sts(domain, hosts, resolver=resolver, settings=settings),
-        _tlsa(hosts, port, resolver),
-        _tls_rpt(domain, resolver),
+        _guard(
+            "MTA-STS",
+            nothing,
+            errors,
+            _mta_sts(domain, hosts, resolver=resolver, settings=settings),
+        ),
+        _guard("DANE TLSA", (), errors, _tlsa(hosts, port, tlsa_lookup or resolver.tlsa)),
+        _guard("TLS-RPT", None, errors, _tls_rpt(domain, resolver)),
     )
     txt, policy, error = sts
     return DomainExtras(
@@ -48,7 +68,20 @@ async def gather_extras(
         mta_sts_error=error,
         tlsa=tlsa,
         tls_rpt=tls_rpt,
+        errors=tuple(errors),
     )
+
+
+async def _guard(what: str, empty: T, errors: list[Reason], work: Awaitable[T]) -> T:
+    """One lookup; an unexpected exception becomes a reason and ``empty`` its answer."""
+    try:
+        return await work
+    except Exception as exc:
+        log.exception("%s lookup failed", what)
+        errors.append(
+            Reason(Code.PROBE_ERROR, f"the {what} check failed: {type(exc).__name__}: {exc}")
+        )
+        return empty
 
 
 async def _mta_sts(
@@ -87,9 +120,9 @@ def _uncovered(domain: str, uncovered: list[str], policy: StsPolicy) -> str:
     )
 
 
-async def _tlsa(hosts: tuple[str, ...], port: int, resolver: Resolver) -> tuple[str, ...]:
+async def _tlsa(hosts: tuple[str, ...], port: int, lookup: TlsaLookup) -> tuple[str, ...]:
     names = [f"_{port}._tcp.{host}" for host in hosts]
-    results = await asyncio.gather(*(resolver.tlsa(name) for name in names))
+    results = await asyncio.gather(*(lookup(name) for name in names))
     return tuple(f"{r.name}. {record}" for r in results for record in sorted(r.records))
 
 

@@ -40,8 +40,15 @@ class Finding:
 
 
 def warnings(result: TargetResult) -> tuple[Finding, ...]:
-    """Every warning about ``result`` beyond its reasons, in a stable order."""
-    found: list[Finding] = []
+    """Every warning about ``result`` beyond its reasons, in a stable order.
+
+    First what the probe itself warns of (``result.every_warning``: an address not
+    tested beside a tested one, a follow-up check refused, an MX target ignored),
+    then the MTA-STS, DANE and certificate findings.
+    """
+    found: list[Finding] = [
+        Finding(r.code.value, r.message, _host_of(result, r)) for r in result.every_warning
+    ]
     extras = result.extras
     if extras.mta_sts_error is not None:
         error = extras.mta_sts_error
@@ -67,6 +74,13 @@ def warnings(result: TargetResult) -> tuple[Finding, ...]:
                 seen.add((probed.host, note))
                 found.append(Finding(CERTIFICATE_NOTE, f"{probed.host}: {note}", probed.host))
     return tuple(found)
+
+
+def _host_of(result: TargetResult, reason: object) -> str | None:
+    for probed in result.hosts:
+        if reason in probed.warnings:
+            return probed.host
+    return None
 
 
 def facts(result: TargetResult) -> tuple[str, ...]:

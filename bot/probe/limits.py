@@ -3,9 +3,11 @@
 ``Limits(concurrency, per_address)`` hands out slots with ``async with
 limits.slot(address)``. A host probe holds one slot for its whole life and opens its
 connections one after another, so "probes per address" is "connections at once per
-address". The per-address slot is taken first, so a probe queued behind a busy
-address does not sit on one of the global slots meanwhile. Semaphores of addresses
-nobody waits for are dropped, so a long batch does not accumulate them.
+address"; the probe's setting is 1 (``ProbeSettings.per_address``): never two
+connections at once to one address, whatever host names or ports share it. The
+per-address slot is taken first, so a probe queued behind a busy address does not
+sit on one of the global slots meanwhile. Semaphores of addresses nobody waits for
+are dropped, so a long batch does not accumulate them.
 """
 
 from __future__ import annotations

@@ -6,14 +6,22 @@ email address) yields a :class:`TargetResult` whose verdict is the worst over it
 hosts. "Could we probe" and "what we found" are kept apart: ``HostResult.reached``
 says whether a TLS conversation happened at all, ``verdict`` says what it showed.
 
+A host's verdict comes from its addresses that were fully tested
+(:func:`bot.probe.evaluate.judge_hosts`): an address of a family this host cannot reach
+is listed with its reason and not probed, an address that could not be tested while
+another of the same host was is a warning, and ``HostResult.counted`` says whether an
+address entered its host's verdict.
+
 Reason codes are stable; where one fits they are the TLS-RPT result types of
-RFC 8460 §4.3, otherwise codes of our own (see :class:`Code`).
+RFC 8460 §4.3, otherwise codes of our own (see :class:`Code`). Warnings are reasons too,
+kept apart from the reasons of a verdict: they never change it.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+import ipaddress
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -88,6 +96,10 @@ class Code(enum.StrEnum):
     SMTP_REPLY_ERROR = "smtp-reply-error"
     SMTP_PROTOCOL_ERROR = "smtp-protocol-error"
     ADDRESS_NOT_PUBLIC = "address-not-public"
+    NO_ROUTE_IPV4 = "no-route-ipv4"  # this host has no route to IPv4 addresses: not probed
+    NO_ROUTE_IPV6 = "no-route-ipv6"  # this host has no route to IPv6 addresses: not probed
+    FAMILY_NOT_PROBED = "family-not-probed"  # TLSBOT_PROBE_ADDRESS_FAMILIES leaves it out
+    PROBE_ERROR = "probe-error"  # something nobody expected; the rest of the batch goes on
     # our own: DNS and input
     DNS_NXDOMAIN = "dns-nxdomain"
     DNS_SERVFAIL = "dns-servfail"
@@ -95,11 +107,55 @@ class Code(enum.StrEnum):
     DNS_ERROR = "dns-error"
     NO_ADDRESS = "no-address"
     NULL_MX = "null-mx"
+    MX_IP_LITERAL = "mx-ip-literal"  # an MX target that is an IP address: MTAs ignore it
     INVALID_DOMAIN = "invalid-domain"
     INVALID_ADDRESS = "invalid-address"
     ADDRESS_DOMAIN_MISMATCH = "address-domain-mismatch"
-    # our own: informational (never change the verdict)
+    # our own: informational and warnings (never change the verdict)
     RECIPIENT_REJECTED = "recipient-rejected"
+    RECIPIENT_NOT_CHECKED = "recipient-not-checked"
+    ADDRESS_NOT_TESTED = "address-not-tested"  # while another address of the host was
+    CHECK_INCOMPLETE = "check-incomplete"  # a follow-up connection could not check something
+
+
+# Target-level facts that are not a failure to test: their own label, not "Could not test".
+TARGET_LABELS = {
+    Code.NULL_MX: "Accepts no mail (null MX)",
+    Code.MX_IP_LITERAL: "MX target is an IP address",
+}
+# Codes of addresses listed but never probed, because of this host's address families.
+FAMILY_CODES = frozenset({Code.NO_ROUTE_IPV4, Code.NO_ROUTE_IPV6, Code.FAMILY_NOT_PROBED})
+
+
+class Family(enum.StrEnum):
+    IPV4 = "ipv4"
+    IPV6 = "ipv6"
+
+    @classmethod
+    def of(cls, address: str) -> Family:
+        return cls.IPV6 if ipaddress.ip_address(address).version == 6 else cls.IPV4
+
+
+class Purpose(enum.StrEnum):
+    """Why a connection was made: the one that decides, or a follow-up check."""
+
+    FIRST = "first"
+    AES256 = "aes256"  # is an AES-256 suite negotiable? (the first handshake chose another)
+    LEGACY = "legacy"  # does the server speak only TLS 1.0/1.1? (the first handshake failed)
+
+
+class Phase(enum.StrEnum):
+    """Where a connection spent its time: each phase ends when its reply arrived."""
+
+    CONNECT = "connect"
+    BANNER = "banner"
+    EHLO = "ehlo"
+    STARTTLS = "starttls"
+    HANDSHAKE = "handshake"
+    TLS_EHLO = "tls_ehlo"
+    MAIL = "mail"
+    RCPT = "rcpt"
+    QUIT = "quit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +185,38 @@ class CertificateInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Attempt:
+    """One TCP connection of a host probe: why, how it ended, where the time went."""
+
+    purpose: Purpose
+    outcome: str  # "ok", or the code of the reason that ended it
+    phases_ms: tuple[tuple[Phase, int], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "purpose": self.purpose.value,
+            "outcome": self.outcome,
+            "phases_ms": {phase.value: ms for phase, ms in self.phases_ms},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientCheck:
+    """The answer to one ``RCPT TO`` asked on the shared session of a host."""
+
+    address: str
+    accepted: bool | None  # True 2xx, False 5xx, None 4xx
+    reply: str
+
+
+@dataclass(frozen=True, slots=True)
 class HostResult:
-    """The probe of one address of one MX host (or route)."""
+    """The probe of one address of one MX host (or route).
+
+    ``reasons`` explain ``verdict``; ``warnings`` are checks that could not be made and
+    never change it. ``counted`` is False for an address that did not enter its host's
+    verdict (not probed for its family, or not tested while another address was).
+    """
 
     host: str
     address: str | None
@@ -147,6 +233,40 @@ class HostResult:
     recipient_accepted: bool | None = None  # RCPT TO inside TLS, when asked
     connections: int = 0
     elapsed_ms: int = 0
+    family: Family | None = None
+    counted: bool = True
+    warnings: tuple[Reason, ...] = ()
+    attempts: tuple[Attempt, ...] = ()
+    recipients: tuple[RecipientCheck, ...] = ()  # every RCPT TO asked on the shared session
+
+    @property
+    def tested(self) -> bool:
+        """Fully tested: the verdict says what the server does, not that we could not tell."""
+        return self.verdict is not Verdict.UNREACHABLE
+
+    def for_recipient(self, email: str | None, *, late: bool = False) -> HostResult:
+        """This result as one target sees it: whether *its* recipient was accepted."""
+        if email is None:
+            return replace(self, recipient_accepted=None)
+        check = next((c for c in self.recipients if c.address == email), None)
+        extra: tuple[Reason, ...] = ()
+        if check is not None and check.accepted is False:
+            extra = (
+                Reason(Code.RECIPIENT_REJECTED, f"RCPT TO:<{email}> was refused: {check.reply}"),
+            )
+        elif check is None and late and self.tls_version is not None:
+            extra = (
+                Reason(
+                    Code.RECIPIENT_NOT_CHECKED,
+                    f"RCPT TO:<{email}> was not asked: the session with {self.host} had "
+                    "ended before this address was given",
+                ),
+            )
+        return replace(
+            self,
+            recipient_accepted=check.accepted if check is not None else None,
+            reasons=self.reasons + tuple(r for r in extra if r not in self.reasons),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -154,6 +274,10 @@ class HostResult:
         data["label"] = self.verdict.label
         data["reasons"] = [r.to_dict() for r in self.reasons]
         data["reason"] = self.reasons[0].message if self.reasons else None
+        data["family"] = self.family.value if self.family else None
+        data["warnings"] = [r.to_dict() for r in self.warnings]
+        data["attempts"] = [a.to_dict() for a in self.attempts]
+        data["recipients"] = [asdict(c) for c in self.recipients]
         if self.certificate is not None:
             cert = data["certificate"]
             cert["not_before"] = self.certificate.not_before.isoformat()
@@ -174,12 +298,14 @@ class DomainExtras:
     mta_sts_error: Reason | None = None
     tlsa: tuple[str, ...] = ()  # "_25._tcp.mx.example. 3 1 1 ab12…" per record
     tls_rpt: str | None = None
+    errors: tuple[Reason, ...] = ()  # a lookup that failed unexpectedly (probe-error)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["mta_sts_mx"] = list(self.mta_sts_mx)
         data["tlsa"] = list(self.tlsa)
         data["mta_sts_error"] = self.mta_sts_error.to_dict() if self.mta_sts_error else None
+        data["errors"] = [r.to_dict() for r in self.errors]
         return data
 
 
@@ -195,7 +321,9 @@ class TargetResult:
 
     ``reasons`` holds target-level problems (DNS errors, Null MX, bad input);
     each host carries its own. ``verdict`` is the worst host verdict, or
-    ``unreachable`` / ``unsupported`` decided by a target-level reason.
+    ``unreachable`` / ``unsupported`` decided by a target-level reason. ``warnings``
+    never change the verdict: addresses not tested while another address of the same
+    host was, MX targets ignored because they are IP addresses.
     """
 
     target: str
@@ -208,13 +336,30 @@ class TargetResult:
     implicit_mx: bool = False
     extras: DomainExtras = field(default_factory=DomainExtras)
     elapsed_ms: int = 0
+    warnings: tuple[Reason, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The verdict's label, or a target-level fact's own (Null MX: "Accepts no mail")."""
+        if self.reasons and not self.hosts and self.reasons[0].code in TARGET_LABELS:
+            return TARGET_LABELS[self.reasons[0].code]
+        return self.verdict.label
+
+    @property
+    def every_warning(self) -> tuple[Reason, ...]:
+        """The target's warnings, then each address's, as a person should read them."""
+        out = list(self.warnings)
+        for host in self.hosts:
+            out += [w for w in host.warnings if w not in out]
+        return tuple(out)
 
     @property
     def validated_hosts(self) -> tuple[str, ...]:
-        """MX host names all of whose addresses validated as strict or relaxed."""
+        """MX host names whose counted addresses all validated as strict or relaxed."""
         names = []
         for name in dict.fromkeys(h.host for h in self.hosts):
-            if all(h.verdict.ok for h in self.hosts if h.host == name):
+            counted = [h for h in self.hosts if h.host == name and h.counted]
+            if counted and all(h.verdict.ok for h in counted):
                 names.append(name)
         return tuple(names)
 
@@ -226,7 +371,7 @@ class TargetResult:
             "kind": self.kind.value,
             "domain": self.domain,
             "verdict": self.verdict.value,
-            "label": self.verdict.label,
+            "label": self.label,
             "reasons": [r.to_dict() for r in self.reasons],
             "mx": list(self.mx),
             "implicit_mx": self.implicit_mx,

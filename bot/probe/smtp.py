@@ -9,7 +9,8 @@ sends megabytes cannot make the client hold them.
 :class:`Dialogue` is the probe's side of the conversation as a state machine fed
 replies and answering with the next :data:`Action` (send these bytes, start TLS now,
 close): greeting → ``EHLO`` → ``STARTTLS`` only if advertised → ``EHLO`` again inside
-TLS → optionally ``MAIL FROM:<>`` / ``RCPT TO:<address>`` inside TLS → ``QUIT``. It
+TLS → optionally ``MAIL FROM:<>`` and one ``RCPT TO:<address>`` per recipient asked
+(:meth:`Dialogue.ask`, also while the transaction runs) inside TLS → ``QUIT``. It
 never sends ``DATA``. ``bot.probe.host`` is the thin driver that moves bytes.
 """
 
@@ -160,6 +161,13 @@ def quit_() -> bytes:
     return command("QUIT")
 
 
+def accepted(reply: Reply | None) -> bool | None:
+    """Of a RCPT reply: True for 2xx, False for 5xx, None when not asked or answered 4xx."""
+    if reply is None or reply.transient:
+        return None
+    return reply.positive
+
+
 def _show(raw: bytes) -> str:
     text = raw[:60].decode("ascii", "replace")
     return repr(text + ("..." if len(raw) > 60 else ""))
@@ -211,32 +219,43 @@ class Dialogue:
 
     def __init__(self, ehlo_name: str, recipient: str | None = None) -> None:
         self._ehlo = ehlo(ehlo_name)  # ValueError for a name that is not one line of ASCII
-        self._rcpt: bytes | None = None
-        if recipient:
-            try:
-                self._rcpt = rcpt_to(recipient)
-            except ValueError:
-                self._rcpt = None  # an SMTPUTF8 address: not asked (we never ask for SMTPUTF8)
+        self._queue: list[tuple[str, bytes]] = []  # recipients still to ask, with their command
+        self._asking: str | None = None
         self.step = Step.GREETING
         self.greeting: Reply | None = None
         self.hello: Reply | None = None
         self.capabilities: Capabilities | None = None
         self.starttls_reply: Reply | None = None
         self.tls_hello: Reply | None = None
-        self.rcpt_reply: Reply | None = None
+        self.rcpt_replies: dict[str, Reply] = {}  # recipient -> the answer to its RCPT TO
         self.refusal: tuple[Step, Reply] | None = None
+        if recipient:
+            self.ask(recipient)
+
+    def ask(self, recipient: str) -> bool:
+        """Queue one more ``RCPT TO`` (one ``MAIL FROM:<>`` serves them all); False when it
+        cannot be asked: an SMTPUTF8 address (we never ask for SMTPUTF8), or too late."""
+        if self.step in (Step.QUIT, Step.DONE):
+            return False
+        try:
+            self._queue.append((recipient, rcpt_to(recipient)))
+        except ValueError:
+            return False
+        return True
 
     @property
     def starttls_offered(self) -> bool | None:
         return None if self.capabilities is None else self.capabilities.starttls
 
     @property
+    def rcpt_reply(self) -> Reply | None:
+        """The answer to the first recipient asked."""
+        return next(iter(self.rcpt_replies.values()), None)
+
+    @property
     def recipient_accepted(self) -> bool | None:
-        """True for 2xx, False for 5xx, None when not asked or answered 4xx."""
-        reply = self.rcpt_reply
-        if reply is None or reply.transient:
-            return None
-        return reply.positive
+        """Of the first recipient: True for 2xx, False for 5xx, None when not asked or 4xx."""
+        return accepted(self.rcpt_reply)
 
     def receive(self, reply: Reply) -> Action:
         step = self.step
@@ -261,16 +280,17 @@ class Dialogue:
             return StartTls()
         if step is Step.TLS_EHLO:
             self.tls_hello = reply
-            if reply.positive and self._rcpt is not None:
+            if reply.positive and self._queue:
                 return self._send(Step.MAIL, mail_from_null())
             return self._quit()
         if step is Step.MAIL:
-            if reply.positive and self._rcpt is not None:
-                return self._send(Step.RCPT, self._rcpt)
+            if reply.positive and self._queue:
+                return self._next_rcpt()
             return self._quit()
         if step is Step.RCPT:
-            self.rcpt_reply = reply
-            return self._quit()
+            if self._asking is not None:
+                self.rcpt_replies[self._asking] = reply
+            return self._next_rcpt() if self._queue else self._quit()
         if step is Step.QUIT:
             self.step = Step.DONE
             return Close()
@@ -280,6 +300,10 @@ class Dialogue:
         if self.step is not Step.HANDSHAKE:
             raise RuntimeError(f"TLS established {self.step.value}")
         return self._send(Step.TLS_EHLO, self._ehlo)
+
+    def _next_rcpt(self) -> Send:
+        self._asking, data = self._queue.pop(0)
+        return self._send(Step.RCPT, data)
 
     def _send(self, step: Step, data: bytes) -> Send:
         self.step = step

@@ -370,3 +370,23 @@ def test_extra_facts_are_reported_and_change_nothing(
     assert "    TLS-RPT: v=TLSRPTv1; rua=mailto:tls@strict.test\n" in out
     # the warning of --json, in the same words
     assert f"    ⚠ dane-not-checked: {warning['message']}\n" in out
+
+
+def test_json_lists_every_address_with_its_family_connections_and_phases(
+    batch: tuple[int, dict[str, dict[str, Any]], str],
+) -> None:
+    (host,) = batch[1]["strict.test"]["hosts"]
+    assert host["family"] == "ipv4"
+    assert host["counted"] is True
+    assert host["connections"] == len(host["attempts"]) == 1
+    (attempt,) = host["attempts"]
+    assert attempt["purpose"] == "first"
+    assert attempt["outcome"] == "ok"
+    assert list(attempt["phases_ms"])[:5] == ["connect", "banner", "ehlo", "starttls", "handshake"]
+    assert all(isinstance(ms, int) and ms >= 0 for ms in attempt["phases_ms"].values())
+    # a follow-up is listed with its own purpose: the AES-128-only host asked again
+    (aes128,) = batch[1]["aes128.test"]["hosts"]
+    assert [a["purpose"] for a in aes128["attempts"]] == ["first", "aes256"]
+    assert batch[1]["nullmx.test"]["label"] == "Accepts no mail (null MX)"
+    # the only warning: the TLSA record it publishes, which tlsbot does not check
+    assert [w["code"] for w in batch[1]["strict.test"]["warnings"]] == ["dane-not-checked"]

@@ -381,3 +381,40 @@ async def test_invalid_names_are_refused_without_a_query(server: DnsServer, name
         assert result.error is not None
         assert result.error.code is Code.INVALID_DOMAIN
     assert server.queries == []
+
+
+async def test_waiting_queries_of_the_critical_path_go_first(server: DnsServer) -> None:
+    import asyncio
+
+    # Given one place for queries, taken, and four optional TXT queries waiting for it
+    server.delay = 0.05
+    resolver = Resolver(
+        ProbeSettings(dns_servers=server.servers[:1], dns_timeout=2.0), max_parallel=1
+    )
+    txts = [asyncio.ensure_future(resolver.txt(f"t{i}.example.test")) for i in range(4)]
+    await asyncio.sleep(0.01)
+    # When a host's address lookup arrives, it is the next to go, not the fifth
+    found = await resolver.addresses("mx1.example.test")
+    await asyncio.gather(*txts)
+    assert found.error is None
+    asked = [q.name for q in server.queries]
+    assert asked[0] == "t0.example.test"
+    assert set(asked[1:3]) == {"mx1.example.test"}  # A and AAAA
+    assert asked[3:] == ["t1.example.test", "t2.example.test", "t3.example.test"]
+
+
+async def test_a_cancelled_query_passes_its_place_on(server: DnsServer) -> None:
+    import asyncio
+
+    server.delay = 0.05
+    resolver = Resolver(
+        ProbeSettings(dns_servers=server.servers[:1], dns_timeout=2.0), max_parallel=1
+    )
+    first = asyncio.ensure_future(resolver.txt("t0.example.test"))
+    waiting = asyncio.ensure_future(resolver.txt("t1.example.test"))
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    await first
+    third = await asyncio.wait_for(resolver.txt("t2.example.test"), 1.0)
+    assert third.error is None
+    assert [q.name for q in server.queries] == ["t0.example.test", "t2.example.test"]

@@ -31,6 +31,7 @@ TLS13 = {
 SELF = Reason(Code.SELF_SIGNED, "self-signed")
 EXPIRED = Reason(Code.CERTIFICATE_EXPIRED, "expired")
 TIMEOUT = Reason(Code.TIMEOUT, "deadline")
+UNCHECKED = Reason(Code.CHECK_INCOMPLETE, "could not check whether ...: refused")
 
 CASES = [
     ("strict-tls13", ProbeFacts(**TLS13), Verdict.STRICT, []),  # type: ignore[arg-type]
@@ -91,10 +92,28 @@ CASES = [
         [Code.HANDSHAKE_FAILED],
     ),
     (
+        # what the first connection proved (the TLS 1.2+ handshake is refused) stands
         "handshake-failed-then-could-not-check-old-tls",
-        ProbeFacts(starttls_offered=True, handshake_error="alert", stopped=TIMEOUT),
+        ProbeFacts(starttls_offered=True, handshake_error="alert", unchecked=(UNCHECKED,)),
+        Verdict.UNSUPPORTED,
+        [Code.HANDSHAKE_FAILED],
+    ),
+    (
+        "handshake-cut-by-the-peer",
+        ProbeFacts(starttls_offered=True, handshake_error="reset", handshake_interrupted=True),
         Verdict.UNREACHABLE,
-        [Code.TIMEOUT],
+        [Code.CONNECT_FAILED],
+    ),
+    (
+        "handshake-cut-but-old-tls-answers",
+        ProbeFacts(
+            starttls_offered=True,
+            handshake_error="closed",
+            handshake_interrupted=True,
+            legacy_version="TLSv1",
+        ),
+        Verdict.UNSUPPORTED,
+        [Code.TLS_VERSION_TOO_OLD],
     ),
     (
         "negotiated-tls11",
@@ -135,8 +154,15 @@ CASES = [
         [],
     ),
     (
+        # the AES-256 follow-up could not be made: a warning, not a worse verdict
         "deadline-before-aes256-known",
-        ProbeFacts(**{**TLS13, "aes256": None, "stopped": TIMEOUT}),  # type: ignore[arg-type]
+        ProbeFacts(**{**TLS13, "aes256": None, "stopped": TIMEOUT, "unchecked": (UNCHECKED,)}),  # type: ignore[arg-type]
+        Verdict.STRICT,
+        [],
+    ),
+    (
+        "stopped-before-tls",
+        ProbeFacts(reached=True, starttls_offered=True, stopped=TIMEOUT),
         Verdict.UNREACHABLE,
         [Code.TIMEOUT],
     ),
@@ -145,14 +171,6 @@ CASES = [
         ProbeFacts(),
         Verdict.UNREACHABLE,
         [Code.SMTP_PROTOCOL_ERROR],
-    ),
-    (
-        "recipient-rejected-is-information",
-        ProbeFacts(
-            **{**TLS13, "recipient": "a@b.test", "recipient_accepted": False}  # type: ignore[arg-type]
-        ),
-        Verdict.STRICT,
-        [Code.RECIPIENT_REJECTED],
     ),
 ]
 

@@ -350,3 +350,18 @@ def test_parse_sts_txt(records: list[str], txt: str | None, valid: bool) -> None
 def test_policy_mx_patterns(host: str, matches: bool) -> None:
     policy = StsPolicy("enforce", ("mx1.example.test", "*.mail.example.test"), 1)
     assert policy.matches(host) is matches
+
+
+async def test_a_policy_that_breaks_the_parser_costs_only_the_mta_sts_fact(
+    settings: ProbeSettings, policy_server: PolicyServer
+) -> None:
+    # Given a policy whose max_age is a digit that int() refuses ("²".isdigit() is True)
+    policy_server.response = http("200 OK", POLICY.replace("86400", "\u00b2").encode())
+    result = await extras(settings)
+    # Then the lookup that failed is a reason, and the other facts are still reported
+    assert [e.code for e in result.errors] == [Code.PROBE_ERROR]
+    assert "MTA-STS" in result.errors[0].message
+    assert result.mta_sts_mode is None
+    assert result.tls_rpt == "v=TLSRPTv1; rua=mailto:tls@example.test"
+    assert result.tlsa == (f"_25._tcp.mx1.example.test. {TLSA}",)
+    assert policy_server.connections == 1

@@ -23,7 +23,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 DAY = timedelta(days=1)
 
@@ -44,6 +44,8 @@ class CertCase(enum.StrEnum):
     # trusted chain, plus an expired cross-signed copy of the root (same name and key, issued
     # by another root) that the valid path does not need: the mail servers' "chain of pain"
     STALE_CROSS_SIGN = "stale-cross-sign"
+    # otherwise trusted chain whose SAN holds a 5-byte iPAddress: a broken or hostile server
+    MALFORMED_IP_SAN = "malformed-ip-san"
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,8 @@ class Pki:
         key: LeafKey = ec.generate_private_key(ec.SECP256R1())
         if rsa_key:
             key = rsa.generate_private_key(65537, 2048)
-        cert = _leaf(host, sans, key, issuer, not_before, not_after)
+        bad_ip = case is CertCase.MALFORMED_IP_SAN
+        cert = _leaf(host, sans, key, issuer, not_before, not_after, bad_ip=bad_ip)
         stem = f"{case.value}-{host}-{len(self._served)}"
         cert_file = self.directory / f"{stem}.pem"
         key_file = self.directory / f"{stem}.key"
@@ -225,6 +228,8 @@ def _leaf(
     issuer: Issuer | None,
     not_before: datetime,
     not_after: datetime,
+    *,
+    bad_ip: bool = False,
 ) -> x509.Certificate:
     subject = _name(host)
     general: list[x509.GeneralName] = []
@@ -264,6 +269,13 @@ def _leaf(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(authority), critical=False
         )
     )
-    if general:
+    if bad_ip:  # the builder cannot write a malformed SAN: its DER by hand
+        names = b"".join(b"\x82" + bytes([len(n)]) + n.encode() for n in sans)
+        names += b"\x87\x05\x7f\x00\x00\x01\x01"  # [7] iPAddress of 5 bytes
+        raw = x509.UnrecognizedExtension(
+            ExtensionOID.SUBJECT_ALTERNATIVE_NAME, b"\x30" + bytes([len(names)]) + names
+        )
+        builder = builder.add_extension(raw, critical=False)
+    elif general:
         builder = builder.add_extension(x509.SubjectAlternativeName(general), critical=False)
     return builder.sign(signer_key, hashes.SHA256())

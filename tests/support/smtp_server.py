@@ -13,6 +13,14 @@ The server never accepts DATA (it answers 554) unless made a mail sink (``accept
 Behaviours cover each row of the verdict
 table; ``reply_delay`` delays every reply (the benchmark models a 50 ms round trip).
 
+Connection limits of real MTAs (Postfix anvil), each counted: ``one_at_a_time`` greets a
+second concurrent connection with ``421`` (``smtpd_client_connection_count_limit = 1``),
+``min_interval`` does so for a connection less than that many seconds after the previous
+one (a connection rate limit), ``max_accepts`` stops listening after that many connections
+(later ones are refused by the kernel). ``peak_active`` is the most connections open at
+once, ``turned_away`` how many got the ``421``. :class:`BlackHole` is an address whose
+connections never complete (the SYN is dropped), as behind a firewall that drops.
+
 TLS 1.0 needs ``@SECLEVEL=0`` on both sides with OpenSSL 3; :func:`tls10_available` says
 whether the local OpenSSL can still negotiate it.
 
@@ -29,6 +37,7 @@ import contextlib
 import enum
 import socket
 import ssl
+import struct
 import threading
 import warnings
 from collections.abc import Coroutine
@@ -55,6 +64,12 @@ class Behaviour(enum.StrEnum):
     HUGE_BANNER = "huge-banner"  # a 1 MB greeting line
     DRIP = "drip"  # the greeting one byte per ``drip_interval`` seconds
     GARBAGE = "garbage"  # a greeting that is not SMTP
+    EARLY_TALKER = "early-talker"  # the greeting and, unprompted, a 250 reply in one write
+    HANDSHAKE_CLOSE = "handshake-close"  # "220 go ahead" to STARTTLS, then closes mid-handshake
+    HANDSHAKE_RESET = "handshake-reset"  # the same, with a TCP reset
+    TLS_EHLO_DRIP = "tls-ehlo-drip"  # the EHLO reply inside TLS one byte per ``drip_interval``
+    TLS_GARBAGE = "tls-garbage"  # answers EHLO inside TLS with garbage
+    PREFER_AES128 = "prefer-aes128"  # TLS 1.2 at most; prefers AES-128, accepts AES-256
 
 
 def free_port() -> int:
@@ -83,6 +98,25 @@ def _legacy_server_context() -> ssl.SSLContext:
     return ctx
 
 
+class _AlertingSSLObject(ssl.SSLObject):
+    """asyncio's SSL protocol drops the alert of a failed server handshake (it does not
+    flush what OpenSSL wrote before the error), so the client would only see the
+    connection close. Every real server sends the alert: so does this one, by letting
+    asyncio flush first and raising the error on the next call."""
+
+    def do_handshake(self) -> None:
+        failed: ssl.SSLError | None = getattr(self, "_failed", None)
+        if failed is not None:
+            raise failed
+        try:
+            super().do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise
+        except ssl.SSLError as exc:
+            self._failed = exc
+            raise ssl.SSLWantReadError("the alert goes out first") from exc
+
+
 def server_context(behaviour: Behaviour, cert: ServedCert) -> ssl.SSLContext:
     if behaviour is Behaviour.TLS10_ONLY:
         ctx = _legacy_server_context()
@@ -91,7 +125,12 @@ def server_context(behaviour: Behaviour, cert: ServedCert) -> ssl.SSLContext:
         if behaviour is Behaviour.AES128_ONLY:
             ctx.maximum_version = ssl.TLSVersion.TLSv1_2
             ctx.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-SHA256")
+        elif behaviour is Behaviour.PREFER_AES128:
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+            ctx.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384")
     ctx.load_cert_chain(cert.cert_file, cert.key_file)
+    ctx.sslobject_class = _AlertingSSLObject
     return ctx
 
 
@@ -107,9 +146,16 @@ class SmtpServer:
     name: str = "mx.example.test"
     accept_data: bool = False  # only a mail sink for a real MTA's deliveries accepts DATA
     tls: TlsOptions | None = None  # suites and versions through pyOpenSSL (STARTTLS only)
+    one_at_a_time: bool = False  # 421 to a connection while another is open
+    min_interval: float = 0.0  # 421 to a connection this soon after the previous one
+    max_accepts: int | None = None  # stop listening after this many connections
 
     def __post_init__(self) -> None:
         self.connections = 0
+        self.active = 0
+        self.peak_active = 0
+        self.turned_away = 0
+        self._last_accept: float | None = None
         self.commands: list[str] = []
         self.messages: list[bytes] = []
         self.handshakes: list[tuple[str, str | None]] = []
@@ -144,11 +190,35 @@ class SmtpServer:
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
-        task = asyncio.get_running_loop().create_task(self._session(reader, writer))
+        if self.max_accepts is not None and self.connections >= self.max_accepts:
+            assert self._server is not None
+            self._server.close()  # later connections are refused by the kernel
+        loop = asyncio.get_running_loop()
+        now, last = loop.time(), self._last_accept
+        self._last_accept = now
+        busy = self.one_at_a_time and self.active > 0
+        too_soon = last is not None and now - last < self.min_interval
+        if busy or too_soon:
+            self.turned_away += 1
+            coro: Coroutine[object, object, None] = self._turn_away(writer)
+        else:
+            coro = self._session(reader, writer)
+        task = loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _turn_away(self, writer: asyncio.StreamWriter) -> None:
+        """What Postfix's anvil limits answer: 421, then close."""
+        with contextlib.suppress(OSError):
+            writer.write(b"421 4.7.0 " + self.name.encode() + b" Error: too many connections\r\n")
+            await writer.drain()
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.active += 1
+        self.peak_active = max(self.peak_active, self.active)
         try:
             await self._dialogue(reader, writer)
         except (OSError, ssl.SSLError, SSL.Error, asyncio.IncompleteReadError, ValueError):
@@ -157,6 +227,7 @@ class SmtpServer:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+            self.active -= 1
 
     async def _reply(self, writer: asyncio.StreamWriter, *lines: str) -> None:
         """One reply (of one or more lines), after ``reply_delay``."""
@@ -164,6 +235,12 @@ class SmtpServer:
             await asyncio.sleep(self.reply_delay)
         writer.write(b"".join(line.encode() + b"\r\n" for line in lines))
         await writer.drain()
+
+    async def _drip(self, writer: Any, text: str) -> None:
+        for byte in text.encode():
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(self.drip_interval)
 
     async def _dialogue(self, reader: Any, writer: Any) -> None:
         b = self.behaviour
@@ -176,10 +253,7 @@ class SmtpServer:
             await asyncio.sleep(3600)
             return
         if b is Behaviour.DRIP:
-            for byte in f"220 {self.name} ESMTP slowly\r\n".encode():
-                writer.write(bytes([byte]))
-                await writer.drain()
-                await asyncio.sleep(self.drip_interval)
+            await self._drip(writer, f"220 {self.name} ESMTP slowly\r\n")
         elif b is Behaviour.GREETING_421:
             await self._reply(writer, f"421 {self.name} too busy, try later")
             return
@@ -187,6 +261,8 @@ class SmtpServer:
             await self._reply(writer, "HTTP/1.1 400 Bad Request")
             await asyncio.sleep(3600)
             return
+        elif b is Behaviour.EARLY_TALKER:
+            await self._reply(writer, f"220 {self.name} ESMTP", "250 nobody asked for this")
         else:
             await self._reply(writer, f"220-{self.name} ESMTP tlsbot test server", "220 no UCE")
         tls = False
@@ -205,13 +281,14 @@ class SmtpServer:
                 if not tls and b is not Behaviour.NO_STARTTLS:
                     lines.append("STARTTLS")
                 lines.append("8BITMIME")
-                await self._reply(
-                    writer,
-                    *(
-                        f"250{' ' if i == len(lines) - 1 else '-'}{text}"
-                        for i, text in enumerate(lines)
-                    ),
-                )
+                last = len(lines) - 1
+                reply = [f"250{' ' if i == last else '-'}{text}" for i, text in enumerate(lines)]
+                if tls and b is Behaviour.TLS_EHLO_DRIP:
+                    await self._drip(writer, "\r\n".join(reply) + "\r\n")
+                elif tls and b is Behaviour.TLS_GARBAGE:
+                    await self._reply(writer, "HTTP/1.1 400 Bad Request")
+                else:
+                    await self._reply(writer, *reply)
             elif verb == "STARTTLS" and not tls:
                 if b is Behaviour.STARTTLS_454:
                     await self._reply(writer, "454 4.7.0 TLS not available due to local problem")
@@ -219,6 +296,10 @@ class SmtpServer:
                     await self._reply(writer, "502 5.5.1 command not implemented")
                 else:
                     await self._reply(writer, "220 2.0.0 Ready to start TLS")
+                    if b in (Behaviour.HANDSHAKE_CLOSE, Behaviour.HANDSHAKE_RESET):
+                        await reader.read(16)  # the start of the ClientHello
+                        _hang_up(writer, reset=b is Behaviour.HANDSHAKE_RESET)
+                        return
                     reader, writer = await self._start_tls(reader, writer)
                     tls = True
             elif verb == "MAIL":
@@ -257,6 +338,56 @@ class SmtpServer:
         cipher = writer.get_extra_info("cipher")
         self.handshakes.append((writer.get_extra_info("ssl_object").version(), cipher[0]))
         return reader, writer
+
+
+def _hang_up(writer: asyncio.StreamWriter, *, reset: bool) -> None:
+    """Close now; with ``reset``, a TCP RST instead of a FIN (SO_LINGER 0)."""
+    if reset:
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+    else:
+        writer.close()
+
+
+class BlackHole:
+    """A loopback address and port where TCP connections never complete.
+
+    A listening socket with a backlog of 0 that never accepts, its queue filled by its own
+    connections: the kernel drops every further SYN, so a client's connect() waits until
+    its own deadline, as behind a firewall that drops.
+    """
+
+    def __init__(self, address: str, port: int) -> None:
+        self.address, self.port = address, port
+        self._sockets: list[socket.socket] = []
+
+    def __enter__(self) -> BlackHole:
+        family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.address, self.port))
+        listener.listen(0)
+        self.port = int(listener.getsockname()[1])
+        self._sockets.append(listener)
+        for _ in range(2):
+            filler = socket.socket(family, socket.SOCK_STREAM)
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect((self.address, self.port))
+            self._sockets.append(filler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sock in self._sockets:
+            sock.close()
+        self._sockets.clear()
+
+    async def __aenter__(self) -> BlackHole:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.__exit__()
 
 
 async def _read_message(reader: asyncio.StreamReader, limit: int = 1 << 20) -> bytes:

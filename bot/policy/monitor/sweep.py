@@ -3,8 +3,10 @@
 ``sweep(engine=…, prober=…, sink=…, clock=…, config=…)`` is what ``tlsbot monitor
 --once`` runs and what the worker loop repeats. Items are claimed in batches of
 the probe's concurrency limit and probed together; the prober applies its own
-global and per-destination limits inside. A probe that crashes (a bug) is logged
-and its item is left alone for ``RETRY_AFTER_CRASH`` (at most one period).
+global and per-destination limits inside. The whole round is one probe batch
+(``Prober.batch()``): a host shared by many domains due in it is probed once.
+A probe that crashes (a bug) is logged and its item is left alone for
+``RETRY_AFTER_CRASH`` (at most one period).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -46,6 +48,13 @@ class Probe(Protocol):
     async def probe_domain(self, domain: str) -> TargetResult: ...
 
     async def probe_route(self, host: str, port: int | None = None) -> TargetResult: ...
+
+
+@runtime_checkable
+class Batching(Protocol):
+    """A prober that can share its host probes across every check of one round."""
+
+    def batch(self) -> Probe: ...
 
 
 # Called after a check is stored, in a fresh session, for each alert raised; the
@@ -112,6 +121,8 @@ async def sweep(
     """Check what is due (``everything``: all items not yet checked in this sweep)."""
     owner = new_owner()
     started = clock()
+    if isinstance(prober, Batching):
+        prober = prober.batch()  # one probe per (host, address, port) for the whole round
     # The database work runs in a worker thread, so that a sweep inside ``serve``
     # never holds the event loop (Slack must be answered within 3 s).
     closed = await asyncio.to_thread(_sync, engine, started, config)

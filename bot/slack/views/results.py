@@ -110,5 +110,5 @@ def check_message(result: TargetResult) -> dict[str, Any]:
     blocks: list[BlockDict] = [section(head)]
     for text in chunk_lines(detail_lines(result))[:10]:
         blocks.append(section(text))
-    plain_text = mrkdwn("{}: {}", result.target, result.verdict.label)
+    plain_text = mrkdwn("{}: {}", result.target, result.label)
     return {"text": plain_text, "blocks": blocks}
