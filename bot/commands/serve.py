@@ -135,9 +135,9 @@ async def _run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
     if settings.slack_app_token is not None:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        from bot.slack.server import SocketModeEdge
 
-        handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+        handler = SocketModeEdge(app, settings.slack_app_token.get_secret_value())
         await handler.connect_async()  # type: ignore[no-untyped-call]
         log.info("tlsbot connected in Socket Mode")
         if started is not None:
@@ -147,7 +147,11 @@ async def _run(
     else:
         from bot.slack.server import start_http
 
-        runner = await start_http(app, host, settings.port)
+        secret = settings.slack_signing_secret
+        assert secret is not None  # check_settings: HTTP mode needs one
+        runner = await start_http(
+            app, host, settings.port, secret=secret.get_secret_value(), clock=services.clock
+        )
         log.info("tlsbot listening on http://%s:%d/slack/events", host, settings.port)
         if started is not None:
             started.set()

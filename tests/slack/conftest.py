@@ -75,7 +75,7 @@ async def running_bot(
     )
     async with aiohttp.ClientSession() as http:
         app = build_app(settings, services=services, http=http)
-        runner = await start_http(app, "127.0.0.1", 0)
+        runner = await start_http(app, "127.0.0.1", 0, secret=SECRET, clock=services.clock)
         url = f"http://127.0.0.1:{bound_port(runner)}/slack/events"
         try:
             yield Bot(api, SlackClient(url, SECRET, api), services, prober)
