@@ -132,8 +132,9 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
 # ---- 2. who sent it
 
 
-def verify(secret: str, headers: Mapping[str, Any], body: str, *, now: datetime) -> None:
-    """Refuse (401) unless the timestamp is fresh and the signature is Slack's."""
+def verify(secret: str, headers: Mapping[str, Any], raw: bytes, *, now: datetime) -> None:
+    """Refuse (401) unless the timestamp is fresh and the signature is Slack's, over the
+    bytes as received (which :func:`read_body` has found to be UTF-8)."""
     timestamp = _one(headers, "X-Slack-Request-Timestamp")
     if timestamp is None or not _TIMESTAMP.fullmatch(timestamp):
         raise unverified("X-Slack-Request-Timestamp is missing or not ASCII digits")
@@ -144,7 +145,7 @@ def verify(secret: str, headers: Mapping[str, Any], body: str, *, now: datetime)
     if signature is None or not _SIGNATURE.fullmatch(signature):
         raise unverified("X-Slack-Signature is missing or not v0=<64 hex digits>")
     verifier = SignatureVerifier(secret, clock=_At(now))
-    if not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+    if not verifier.is_valid(body=raw, timestamp=timestamp, signature=signature):
         raise unverified("X-Slack-Signature does not match the body")
 
 

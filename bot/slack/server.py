@@ -54,8 +54,9 @@ def make_web_app(app: AsyncApp, *, secret: str, clock: Clock) -> web.Application
 
 
 async def _checked(request: web.Request, secret: str, clock: Clock) -> AsyncBoltRequest:
-    text, body = read_body(await request.read(), request.content_type)
-    verify(secret, request.headers, text, now=clock())
+    raw = await request.read()
+    text, body = read_body(raw, request.content_type)
+    verify(secret, request.headers, raw, now=clock())
     problem = shape.problem(body)
     if problem is not None:
         raise malformed(problem)

@@ -5,7 +5,9 @@ answered ``{"ok": true, …}`` with plausible ids and timestamps. Views opened
 are remembered by id so tests can submit them back; ``fail_next`` makes the
 next call of a method answer 429 with ``Retry-After``; ``group_members`` sets
 what ``usergroups.users.list`` returns. ``response_url(...)`` hands out URLs on
-this server that record what the bot sends to them.
+this server that record what the bot sends to them. ``auth.test`` answers for the
+installation in ``team`` / ``enterprise_id`` / ``org_wide`` (a workspace install in
+``TEAM`` unless a test says otherwise), as Slack does for a bot token.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ class SlackApi:
         self.calls: list[Call] = []
         self.views: dict[str, dict[str, Any]] = {}
         self.group_members: dict[str, list[str]] = {}
+        self.team: str | None = TEAM  # the installation auth.test reports
+        self.enterprise_id: str | None = None
+        self.org_wide = False
+        self.auth_error: str | None = None  # auth.test answers ok: false with this error
         self.sockets: list[web.WebSocketResponse] = []  # Socket Mode connections
         self._failures: dict[str, int] = {}
         self._ids = itertools.count(1)
@@ -182,16 +188,22 @@ class SlackApi:
         ts = f"{int(time.time())}.{n:06d}"
         if method == "apps.connections.open":
             return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "socket"}
+        if method == "auth.test" and self.auth_error is not None:
+            return {"ok": False, "error": self.auth_error}
         if method == "auth.test":
-            return {
+            answer: dict[str, Any] = {
                 "ok": True,
                 "user_id": BOT_USER,
                 "bot_id": "B0000001",
-                "team_id": TEAM,
+                "team_id": self.team,
                 "url": "https://tlsbot-test.slack.com/",
                 "team": "test",
                 "user": "tlsbot",
+                "is_enterprise_install": self.org_wide,
             }
+            if self.enterprise_id is not None:
+                answer["enterprise_id"] = self.enterprise_id
+            return answer
         if method in ("views.open", "views.push", "views.publish"):
             view = _view_body(body)
             view_id = f"V{n:08d}"

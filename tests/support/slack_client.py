@@ -8,14 +8,18 @@ JSON, events a JSON body.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+from multidict import MultiDict
 from slack_sdk.signature import SignatureVerifier
 
 from tests.support.slack_api import TEAM, SlackApi
@@ -68,11 +72,47 @@ class SlackClient:
         async with aiohttp.ClientSession() as session:
             return await self._send(session, body, headers, started)
 
-    async def _send(
-        self, session: aiohttp.ClientSession, body: str, headers: dict[str, str], started: float
+    def sign(self, timestamp: str, raw: bytes) -> str:
+        """Slack's v0 signature over raw bytes (the SDK's helper first decodes them as UTF-8)."""
+        base = b"v0:" + timestamp.encode() + b":" + raw
+        return "v0=" + hmac.new(self.secret.encode(), base, hashlib.sha256).hexdigest()
+
+    async def post_bytes(
+        self,
+        raw: bytes,
+        content_type: str | None,
+        *,
+        timestamp: str | None = None,
+        signature: str | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+        omit: Iterable[str] = (),
     ) -> Answer:
+        """Post ``raw`` as it is, signed unless ``signature`` is given; ``timestamp`` is sent
+        as written (any text), ``headers`` are added as they are (repeats included), and
+        the headers named in ``omit`` are not sent at all."""
+        ts = str(int(time.time())) if timestamp is None else timestamp
+        sent: list[tuple[str, str]] = [
+            ("X-Slack-Request-Timestamp", ts),
+            ("X-Slack-Signature", signature if signature is not None else self.sign(ts, raw)),
+        ]
+        if content_type is not None:
+            sent.append(("Content-Type", content_type))
+        sent += list(headers)
+        sent = [(k, v) for k, v in sent if k not in set(omit)]
+        started = time.monotonic()
+        async with aiohttp.ClientSession() as session:
+            return await self._send(session, raw, MultiDict(sent), started)
+
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        body: str | bytes,
+        headers: Mapping[str, str],
+        started: float,
+    ) -> Answer:
+        data = body.encode() if isinstance(body, str) else body
         async with session.post(
-            self.url, data=body.encode(), headers=headers, timeout=aiohttp.ClientTimeout(total=10)
+            self.url, data=data, headers=headers, timeout=aiohttp.ClientTimeout(total=10)
         ) as response:
             text = await response.text()
             return Answer(response.status, text, time.monotonic() - started)
