@@ -66,8 +66,8 @@ def _require(body: Mapping[str, Any], *names: str) -> None:
 
 
 def _check(obj: Mapping[str, Any], where: str) -> None:
-    for name in _TEXT_FIELDS:
-        if name in obj and not isinstance(obj[name], str):
+    for name in _TEXT_FIELDS:  # null is how Slack writes "none" (enterprise_id: null)
+        if obj.get(name) is not None and not isinstance(obj[name], str):
             raise _Bad(f"{where}.{name} is not a string")
     for name in _IDENTIFIED:
         _identified(obj.get(name), f"{where}.{name}")
