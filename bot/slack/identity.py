@@ -56,7 +56,9 @@ class Installation:
     def covers(self, claim: Claim) -> bool:
         if self.org_wide:
             return self.enterprise_id is not None and claim.enterprise == self.enterprise_id
-        return self.team_id is not None and claim.teams == frozenset({self.team_id})
+        # on a Grid, a user's team_id can be the organisation's own id: not another team
+        teams = claim.teams - {self.enterprise_id} if self.enterprise_id else claim.teams
+        return self.team_id is not None and teams == frozenset({self.team_id})
 
     def __str__(self) -> str:
         if self.org_wide:

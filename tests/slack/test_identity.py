@@ -154,6 +154,10 @@ async def test_a_workspace_install_in_a_grid_does_not_cover_the_other_workspaces
     assert (await bot.slack.post_bytes(sibling, FORM)).status == 403
     ours = command(recorder) + b"&enterprise_id=" + ENTERPRISE.encode()
     assert "/tls setup" in (await bot.slack.post_bytes(ours, FORM)).text
+    org_user = click(user={"id": APPROVER, "team_id": ENTERPRISE}, enterprise={"id": ENTERPRISE})
+    assert (await bot.slack.post_bytes(form(org_user), FORM)).status == 200
+    only_org = click(team=None, user={"id": APPROVER, "team_id": ENTERPRISE})
+    assert (await bot.slack.post_bytes(form(only_org), FORM)).status == 403
 
 
 async def test_an_org_wide_grid_install_covers_every_team_of_its_enterprise_only(
