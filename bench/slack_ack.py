@@ -95,7 +95,7 @@ async def run_bot(args: argparse.Namespace) -> int:
     served: list[float] = []
     http = aiohttp.ClientSession()
     app = build_app(settings, services=services, http=http)
-    runner = await start_http(app, "127.0.0.1", 0, secret=SECRET, clock=services.clock)
+    runner = await start_http(app, "127.0.0.1", 0, services)
     handler = runner.app.router.routes()
     for route in list(handler):
         if route.method == "POST":

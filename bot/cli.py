@@ -16,7 +16,18 @@ from bot import __version__
 from bot.clock import Clock, system_clock
 from bot.config import ConfigError
 
-COMMANDS = ("probe", "serve", "db", "audit", "export", "socketmap", "monitor")
+COMMANDS = (
+    "probe",
+    "serve",
+    "db",
+    "audit",
+    "export",
+    "socketmap",
+    "monitor",
+    "observe",
+    "tlsrpt",
+    "sync",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

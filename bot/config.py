@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.utils import CryptographyDeprecationWarning
 
+from bot.export.gateway import GatewayName, parse_names
 from bot.probe.settings import Network, ProbeSettings
 
 
@@ -40,6 +41,43 @@ class Secret(str):
 
 
 _USER_OR_GROUP = re.compile(r"^[US][A-Z0-9]{2,}$")
+_GROUP_ID = re.compile(r"^[A-Za-z0-9_=-]{1,200}$")
+
+
+@dataclass(frozen=True)
+class MimecastSettings:
+    """The Mimecast API 2.0 application and the three profile groups it keeps in sync."""
+
+    base_url: str
+    client_id: str
+    client_secret: Secret
+    strict_group: str
+    relaxed_group: str
+    inbound_group: str
+
+    @classmethod
+    def from_env(cls, e: _Env, *, required: bool) -> MimecastSettings | None:
+        names = (
+            "MIMECAST_BASE_URL",
+            "MIMECAST_CLIENT_ID",
+            "MIMECAST_CLIENT_SECRET",
+            "MIMECAST_STRICT_GROUP_ID",
+            "MIMECAST_RELAXED_GROUP_ID",
+            "MIMECAST_INBOUND_GROUP_ID",
+        )
+        if not required and not any(e.text(n) for n in names):
+            return None
+        for name in names:
+            if e.text(name) is None:
+                raise ConfigError(f"{name} is not set (needed for the Mimecast gateway)")
+        base = e.url("MIMECAST_BASE_URL")
+        secret = e.secret("MIMECAST_CLIENT_SECRET")
+        assert base is not None
+        assert secret is not None
+        groups = [e.one_id(n, _GROUP_ID, "a Mimecast group ID") or "" for n in names[3:]]
+        return cls(base.rstrip("/"), e.text("MIMECAST_CLIENT_ID") or "", secret, *groups)
+
+
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 # ASCII only, written out: int() and float() also take "٣", "1_0", " +5" and "1e3"
 _WHOLE = re.compile(r"[0-9]{1,9}")
@@ -64,6 +102,15 @@ class Settings:
     relaxed_days: int = 90
     observe_days: int = 7
     probe: ProbeSettings = field(default_factory=ProbeSettings)
+    gateways: tuple[GatewayName, ...] = (GatewayName.POSTFIX,)
+    gateway_admins: tuple[str, ...] = ()  # empty: the approvers
+    apply_remind_hours: float = 24.0
+    mimecast: MimecastSettings | None = None
+
+    @property
+    def admins(self) -> tuple[str, ...]:
+        """Who applies hand-overs and clicks *Mark applied* (default: the approvers)."""
+        return self.gateway_admins or self.approvers
 
     @property
     def alerts_to(self) -> str | None:
@@ -90,6 +137,7 @@ class Settings:
             route_allow_networks=e.networks("TLSBOT_ROUTE_ALLOW_NETWORKS"),
             ehlo_name=e.ehlo_name("TLSBOT_EHLO_NAME"),
         )
+        gateways = e.gateways("TLSBOT_GATEWAYS")
         return cls(
             database_url=e.text("DATABASE_URL") or "sqlite:///tlsbot.db",
             slack_bot_token=e.secret("SLACK_BOT_TOKEN", prefix="xoxb-"),
@@ -107,6 +155,14 @@ class Settings:
             relaxed_days=e.integer("TLSBOT_RELAXED_DAYS", 90, low=1, high=3650),
             observe_days=e.integer("TLSBOT_OBSERVE_DAYS", 7, low=0, high=3650),
             probe=probe,
+            gateways=gateways,
+            gateway_admins=e.ids(
+                "TLSBOT_GATEWAY_ADMINS", _USER_OR_GROUP, "user (U…) or user-group (S…) IDs"
+            ),
+            apply_remind_hours=e.number(
+                "TLSBOT_APPLY_REMIND_HOURS", 24.0, low=0.001, high=24 * 365
+            ),
+            mimecast=MimecastSettings.from_env(e, required=GatewayName.MIMECAST in gateways),
         )
 
 
@@ -229,6 +285,18 @@ class _Env:
                 continue
             servers.append(_server(name, part))
         return tuple(servers)
+
+    def gateways(self, name: str) -> tuple[GatewayName, ...]:
+        raw = self.text(name)
+        if raw is None:
+            return (GatewayName.POSTFIX,)
+        try:
+            names = parse_names(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+        if not names:
+            raise ConfigError(f"{name} names no gateway")
+        return names
 
     def ehlo_name(self, name: str) -> str:
         raw = self.text(name) or socket.getfqdn() or "localhost"

@@ -81,7 +81,8 @@ def _network_guard() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never inherit tlsbot or Slack settings from the shell running them."""
+    prefixes = ("TLSBOT_", "SLACK_", "MIMECAST_")
     for name in list(os.environ):
-        if name.startswith(("TLSBOT_", "SLACK_")) and name != "TLSBOT_TEST_DATABASE_URL":
+        if name.startswith(prefixes) and name != "TLSBOT_TEST_DATABASE_URL":
             monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)

@@ -1,4 +1,6 @@
-"""``tlsbot export postfix --out DIR``: write the Postfix tables from the policy store.
+"""``tlsbot export postfix --out DIR``: write the Postfix tables from the policy store;
+``tlsbot export exchange --out FILE.ps1`` / ``export google --out FILE``: the hand-over
+file of each manual gateway in :data:`bot.export.registry.GATEWAYS`.
 
 Exit 0 when everything in force was written, 1 when the files were written but
 some stored values were dropped (listed on stderr), 2 when nothing was written.
@@ -15,8 +17,10 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
+from bot.export.gateway import GatewayName
 from bot.export.model import MapName
-from bot.export.publish import export_postfix, main_cf_lines
+from bot.export.publish import Published, export_postfix, main_cf_lines, publish, write_one
+from bot.export.registry import GATEWAYS
 from bot.export.socketmap import DEFAULT_LISTEN
 from bot.policy.db import check_schema, make_engine, new_session
 from bot.policy.errors import PolicyError
@@ -43,6 +47,59 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="also run `postmap TYPE:FILE` on both files (needs Postfix installed)",
     )
     postfix.set_defaults(run=run)
+    for gateway in GATEWAYS.values():
+        if not gateway.manual:
+            continue
+        handover = formats.add_parser(
+            gateway.name.value, help=f"write the hand-over file for {gateway.title}"
+        )
+        handover.add_argument("--out", required=True, type=Path, metavar="FILE", help="file")
+        handover.set_defaults(run=run_handover, gateway=gateway.name)
+
+
+def run_handover(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    name: GatewayName = args.gateway
+    if out.is_dir():
+        print(f"tlsbot: --out {str(out)!r} is a directory; name a file", file=sys.stderr)
+        return 2
+    if not out.parent.is_dir():
+        print(f"tlsbot: --out {str(out)!r}: no directory {str(out.parent)!r}", file=sys.stderr)
+        return 2
+    settings = Settings.from_env()
+    engine = None
+    try:
+        engine = make_engine(settings.database_url)
+        check_schema(engine)
+        with new_session(engine) as session:
+            done: Published = publish(
+                session=session,
+                gateway=name,
+                target=str(out.resolve()),
+                write=write_one(out.resolve()),
+                now=args.clock(),
+            )
+    except PolicyError as exc:
+        print(f"tlsbot: {exc}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"tlsbot: policy store unavailable: {first}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"tlsbot: cannot write to {str(out)!r}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    finally:
+        if engine is not None:
+            engine.dispose()
+    entries = ", ".join(f"{n} {kind}" for kind, n in done.counts.items())
+    print(
+        f"wrote {out} for {GATEWAYS[name].title} ({entries}) from audit event "
+        f"#{done.source_seq}; recorded as audit event #{done.event_seq}"
+    )
+    for rejection in done.view.rejected:
+        print(f"tlsbot: not published: {rejection}", file=sys.stderr)
+    return 1 if done.view.rejected else 0
 
 
 def run(args: argparse.Namespace) -> int:

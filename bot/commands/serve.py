@@ -147,11 +147,7 @@ async def _run(
     else:
         from bot.slack.server import start_http
 
-        secret = settings.slack_signing_secret
-        assert secret is not None  # check_settings: HTTP mode needs one
-        runner = await start_http(
-            app, host, settings.port, secret=secret.get_secret_value(), clock=services.clock
-        )
+        runner = await start_http(app, host, settings.port, services)
         log.info("tlsbot listening on http://%s:%d/slack/events", host, settings.port)
         if started is not None:
             started.set()

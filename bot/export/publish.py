@@ -1,32 +1,98 @@
-"""``export postfix``: both tables as files, recorded in the audit trail.
+"""The one audited publish step, for every gateway that gets files.
 
-One unit of work: read the published policies and the audit head, append an
-``export.published`` event (with the counts, what was dropped and each file's
-SHA-256), write both files atomically, commit. If writing fails the event is
-rolled back; the old files stay whole.
+:func:`publish` is one unit of work: read the published policies and the audit
+head, validate them (:func:`bot.export.names.enforcement`), render the
+gateway's files (:data:`bot.export.registry.GATEWAYS`), append an
+``export.published`` event (gateway, target, the entries per list, what was
+dropped and each file's SHA-256), hand the files to ``write``, commit. If
+writing fails the event is rolled back; nothing is half recorded.
+
+``export postfix`` writes both tables atomically (:func:`export_postfix`);
+``export exchange`` / ``export google`` write the hand-over file; the Slack
+hand-over records its hand-over row in the same transaction (``on_published``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session
 
 from bot.export.files import write_files
+from bot.export.gateway import GatewayName, Stamp
 from bot.export.model import MapName
+from bot.export.names import Enforcement, enforcement
+from bot.export.registry import GATEWAYS
 from bot.export.store import audit_head, load_published
-from bot.export.tables import Tables, build_tables, render
+from bot.export.tables import Tables, tables_of
 from bot.policy import audit
 from bot.policy.db import transaction
 from bot.policy.types import SYSTEM, Actor
 
-_PURPOSE = {
-    MapName.TLS_POLICY: "Postfix smtp_tls_policy_maps (outbound, Secure Delivery)",
-    MapName.TLS_INBOUND: "Postfix check_sender_access table (inbound, Secure Receipt)",
-}
+
+@dataclass(frozen=True)
+class Published:
+    gateway: GatewayName
+    target: str
+    view: Enforcement
+    files: dict[str, str]  # name → text, with its header
+    at: datetime
+    source_seq: int  # the audit event the store was at when read
+    event_seq: int  # the publication's own audit event
+    sha256: dict[str, str]  # of each file's bare content (without its header)
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+
+def publish(
+    *,
+    session: Session,
+    gateway: GatewayName,
+    target: str,
+    write: Callable[[dict[str, str]], None] | None = None,
+    actor: Actor = SYSTEM,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
+    on_published: Callable[[Session, Published], None] | None = None,
+) -> Published:
+    """Render ``gateway``'s files from the store and record it; ``write`` gets the files."""
+    adapter = GATEWAYS[gateway]
+    if adapter.render is None:
+        raise ValueError(f"{adapter.title} has no files to publish")
+    at = now.astimezone(UTC)
+    with transaction(session):
+        source_seq, source_hash = audit_head(session)
+        view = enforcement(load_published(session))
+        bare = adapter.render(view, None)
+        sha = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in bare.items()}
+        counts = dict(adapter.counts(view)) if adapter.counts is not None else {}
+        event = audit.append(
+            session=session,
+            actor=actor,
+            action=audit.AuditAction.EXPORT_PUBLISHED,
+            subject=f"{gateway.value}:{target}",
+            after={
+                **(extra or {}),
+                "gateway": gateway.value,
+                "target": target,
+                "source_seq": source_seq,
+                "entries": counts,
+                "sha256_of_entries": sha,
+                "rejected": [str(r) for r in view.rejected],
+            },
+            now=at,
+        )
+        files = adapter.render(view, Stamp(at, source_seq, source_hash, event.seq))
+        published = Published(gateway, target, view, files, at, source_seq, event.seq, sha, counts)
+        if on_published is not None:
+            on_published(session, published)
+        if write is not None:
+            write(files)
+    return published
 
 
 @dataclass(frozen=True)
@@ -46,42 +112,28 @@ def export_postfix(
     *, session: Session, directory: Path, actor: Actor = SYSTEM, now: datetime
 ) -> ExportResult:
     """Write ``directory/tls_policy`` and ``directory/tls_inbound``; one audit event."""
-    at = now.astimezone(UTC)
-    with transaction(session):
-        source_seq, source_hash = audit_head(session)
-        tables = build_tables(load_published(session))
-        bodies = {name: render(tables.table(name)) for name in MapName}
-        sha = {name.value: hashlib.sha256(b.encode()).hexdigest() for name, b in bodies.items()}
-        event = audit.append(
-            session=session,
-            actor=actor,
-            action=audit.AuditAction.EXPORT_PUBLISHED,
-            subject=f"postfix:{directory}",
-            after={
-                "directory": str(directory),
-                "source_seq": source_seq,
-                "entries": {name.value: len(tables.table(name)) for name in MapName},
-                "sha256_of_entries": sha,
-                "rejected": [str(r) for r in tables.rejected],
-            },
-            now=at,
-        )
-        stamp = at.isoformat(timespec="seconds").replace("+00:00", "Z")
-        files = {
-            name.value: render(
-                tables.table(name),
-                [
-                    f"{name.value}: {_PURPOSE[name]}.",
-                    "Written by `tlsbot export postfix`; do not edit, the next export replaces it.",
-                    f"Produced {stamp} from the policy store as of audit event #{source_seq} "
-                    f"({source_hash[:16]}); recorded as audit event #{event.seq}.",
-                    f"{len(tables.table(name))} entries.",
-                ],
-            )
-            for name in MapName
-        }
-        write_files(directory, files)
-    return ExportResult(directory, tables, at, source_seq, event.seq, sha)
+    done = publish(
+        session=session,
+        gateway=GatewayName.POSTFIX,
+        target=str(directory),
+        write=lambda files: write_files(directory, files),
+        actor=actor,
+        now=now,
+        extra={"directory": str(directory)},
+    )
+    return ExportResult(
+        directory, tables_of(done.view), done.at, done.source_seq, done.event_seq, done.sha256
+    )
+
+
+def write_one(path: Path) -> Callable[[dict[str, str]], None]:
+    """A ``write`` for a gateway with one file: that file, written atomically at ``path``."""
+
+    def write(files: dict[str, str]) -> None:
+        (text,) = files.values()
+        write_files(path.parent, {path.name: text})
+
+    return write
 
 
 def main_cf_lines(directory: Path, *, map_type: str = "hash", socketmap: str) -> str:

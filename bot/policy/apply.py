@@ -25,8 +25,9 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.policy import audit
+from bot.policy import audit, gateway_ops
 from bot.policy.audit import AuditAction
+from bot.policy.errors import InvalidState
 from bot.policy.models import ChangeRequest, DomainPolicy, InboundRoute
 from bot.policy.types import Actor, RecordStatus
 
@@ -119,6 +120,8 @@ def conflict(session: Session, item: dict[str, Any]) -> str | None:
         if route.version != item["version"]:
             return f"the route {subject} was changed meanwhile"
         return None
+    if op == gateway_ops.OP:
+        return gateway_ops.conflict(session, item)
     return f"{subject}: unknown operation {op!r}"
 
 
@@ -149,6 +152,8 @@ def apply_item(
         return _change_policy(session, item, request, approver, now)
     if op == "add_route":
         return _add_route(session, item, request, approver, now)
+    if op == gateway_ops.OP:
+        return gateway_ops.apply(session, item, request, approver, now)
     return _remove_route(session, item, request, approver, now)
 
 
@@ -297,6 +302,8 @@ def _remove_route(
 def inverse(effect: dict[str, Any]) -> dict[str, Any]:
     """The item that undoes one applied effect."""
     op, subject = effect["op"], effect["subject"]
+    if op == gateway_ops.OP:
+        raise InvalidState(f"Reverting a drift of {subject} changed no policy; it has no undo.")
     before, after = effect["before"], effect["after"]
     if op == "add_policy":
         return {

@@ -15,7 +15,8 @@ or, if what it would change changed meanwhile, marks the request *superseded*
 naming the item. A request past its expiry becomes *expired* instead.
 
 Each function commits its own transaction and returns a :class:`Decision`; on an
-error nothing is written.
+error nothing is written. Every decision also writes its notice (who must be told)
+in that same transaction (:mod:`bot.policy.notices`).
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.policy import audit
+from bot.policy import audit, notices
 from bot.policy.apply import Conflict, apply_item, first_conflict
 from bot.policy.audit import AuditAction
 from bot.policy.db import transaction
 from bot.policy.errors import InvalidInput, InvalidState, NotAllowed
 from bot.policy.models import Approval, ChangeRequest
+from bot.policy.notices import NoticeTopic
 from bot.policy.queries import get_request
 from bot.policy.types import SYSTEM, Actor, RequestKind, RequestState
 
@@ -118,6 +120,8 @@ def _close(
         request_id=request.id,
         now=now,
     )
+    assert request.id is not None
+    notices.enqueue(session=session, topic=NoticeTopic.DECIDED, request_id=request.id, now=now)
 
 
 def _expire_locked(session: Session, request: ChangeRequest, now: datetime) -> Decision:
@@ -188,6 +192,9 @@ def _approve(
             after={"approvals": count, "required": request.required_approvals},
             request_id=request_id,
             now=now,
+        )
+        notices.enqueue(
+            session=session, topic=NoticeTopic.APPROVAL_RECORDED, request_id=request_id, now=now
         )
         left = request.required_approvals - count
         message = f"Approval recorded; change request #{request_id} needs {left} more."

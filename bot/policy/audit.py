@@ -56,6 +56,9 @@ class AuditAction(enum.StrEnum):
     REQUEST_EXPIRED = "request.expired"
     REQUEST_SUPERSEDED = "request.superseded"
     EXPORT_PUBLISHED = "export.published"
+    GATEWAY_SYNCED = "gateway.synced"  # an API gateway brought in line (Mimecast)
+    HANDOVER_APPLIED = "gateway.applied"  # an admin applied a hand-over (Exchange, Google)
+    HANDOVER_REMINDED = "gateway.reminded"
 
 
 def jsonable(value: Any) -> Any:

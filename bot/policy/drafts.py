@@ -187,6 +187,10 @@ def submit(
 ) -> ChangeRequest:
     """Turn the draft into an *add domains* change request (the *Finish* step)."""
     draft = _owned(session, draft_id, actor)
+    if draft.version != version or draft.state != DraftState.OPEN:
+        # checked again, atomically, when the draft is closed; this early look answers a
+        # second Finish of one list before propose() reports its domains as pending
+        raise StaleDraft("This list was changed elsewhere meanwhile; here it is as it is now.")
     if not draft.lines:
         raise BatchError("The list is empty; add at least one domain.")
     for line in draft.lines:

@@ -238,3 +238,66 @@ class SeenRequest(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=128)
     created_at: datetime = Field(sa_type=UTCDateTime, index=True)  # from the caller's clock
+
+
+class GatewayMember(SQLModel, table=True):
+    """A domain tlsbot keeps in one of a gateway's lists (a Mimecast profile group), as of
+    its last sync: what it put there, or found there and the policy wants. A member of the
+    group that is not here, and not in the policy, was added outside tlsbot (drift)."""
+
+    __tablename__ = "gateway_member"
+
+    gateway: str = Field(primary_key=True, max_length=32)  # GatewayName
+    list_name: str = Field(primary_key=True, max_length=16)  # ListName: strict, relaxed, inbound
+    domain: str = Field(primary_key=True, max_length=253)
+    synced_at: datetime = Field(sa_type=UTCDateTime)  # from the caller's clock
+
+
+class GatewayDrift(SQLModel, table=True):
+    """A member added to or removed from a gateway's list outside tlsbot, until resolved.
+
+    ``state``: ``open`` (left in place, alerted), ``revert`` (a Revert request was
+    approved: the next sync puts the list back), ``resolved`` (gone, adopted or reverted).
+    """
+
+    __tablename__ = "gateway_drift"
+
+    id: int | None = Field(default=None, primary_key=True)
+    gateway: str = Field(max_length=32)
+    list_name: str = Field(max_length=16)
+    domain: str = Field(max_length=253)
+    direction: str = Field(max_length=16)  # DriftDirection: added, removed
+    state: str = Field(default="open", max_length=16, index=True)
+    detected_at: datetime = Field(sa_type=UTCDateTime)  # from the caller's clock
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolution: str | None = Field(default=None, max_length=200)
+    request_id: int | None = Field(default=None, foreign_key="change_request.id")
+    alert: dict[str, Any] | None = Field(default=None, sa_type=JSON)  # {"channel", "ts"}
+
+
+class GatewayHandover(SQLModel, table=True):
+    """A hand-over file (script, change sheet) for a manual gateway, until an admin applies it.
+
+    ``state``: ``pending`` (waiting to be applied), ``applied``, or ``superseded`` (a newer
+    hand-over of the same gateway replaces it; applying the newer one applies both).
+    """
+
+    __tablename__ = "gateway_handover"
+
+    id: int | None = Field(default=None, primary_key=True)
+    gateway: str = Field(max_length=32, index=True)
+    state: str = Field(default="pending", max_length=16, index=True)
+    lists: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)  # ListName -> [domains]
+    sha256: str = Field(max_length=64)  # of the file's bare content
+    event_seq: int  # the export.published audit event
+    created_at: datetime = Field(sa_type=UTCDateTime)  # from the caller's clock
+    posted: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)  # messages sent
+    reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    applied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    applied_by_id: str | None = Field(default=None, max_length=64)
+    applied_by_name: str | None = Field(default=None, max_length=200)
+
+
+# The evidence tables (Postfix log counts, TLS-RPT reports) live in their own module;
+# importing it here registers them wherever the policy store's tables are known.
+from bot.policy.evidence import models as _evidence_models  # noqa: E402, F401

@@ -76,7 +76,7 @@ def propose(
         raise InvalidInput(f"The note is longer than {MAX_NOTE} characters.")
     with transaction(session):
         audit.lock_chain(session)
-        reason = first_conflict(session, list(items))
+        reason = first_conflict(session, list(items)) or _pending_conflict(session, items, now)
         if reason is not None:
             raise InvalidState(f"This change cannot be made: {reason}.")
         request = ChangeRequest(
@@ -110,6 +110,30 @@ def propose(
         if on_created is not None:
             on_created(request)
     return request
+
+
+def _pending_conflict(
+    session: Session, items: Sequence[dict[str, Any]], now: datetime
+) -> str | None:
+    """Why a subject cannot be proposed while another request for it waits, or None.
+
+    A request past its expiry that the schedule has not closed yet no longer counts.
+    Runs under the chain lock, so two replicas proposing one subject at once are serial.
+    """
+    query = select(ChangeRequest).where(
+        col(ChangeRequest.state) == RequestState.PENDING, col(ChangeRequest.expires_at) > now
+    )
+    waiting: dict[str, int] = {}
+    for request in session.exec(query):
+        assert request.id is not None
+        for item in request.items:
+            waiting.setdefault(str(item.get("subject")), request.id)
+    for item in items:
+        request_id = waiting.get(str(item["subject"]))
+        if request_id is not None:
+            subject = item["subject"]
+            return f"{subject} is already in change request #{request_id}, waiting for approval"
+    return None
 
 
 def add_policy_item(

@@ -28,13 +28,16 @@ def first_time(*, session: Session, key: str, now: datetime) -> bool:
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     with transaction(session):
-        done = session.execute(
+        # RETURNING, not rowcount: an ORM-enabled INSERT reports rowcount -1 on psycopg
+        inserted = session.execute(
             insert(SeenRequest)
             .values(key=key[:128], created_at=now)
             .on_conflict_do_nothing(index_elements=["key"])
-        )
+            .returning(col(SeenRequest.key))
+        ).first()
+        fresh = inserted is not None
         forget_before(session=session, cutoff=now - KEEP)  # an index range: cheap when empty
-    return bool(getattr(done, "rowcount", 0))
+    return fresh
 
 
 def forget_before(*, session: Session, cutoff: datetime) -> int:

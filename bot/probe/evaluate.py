@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.probe.model import CertificateInfo, Code, Reason, Verdict
+from bot.probe.suites import no_aes256_sentence
 from bot.probe.tls import TLS12_OR_NEWER
 
 
@@ -46,6 +47,7 @@ class ProbeFacts:
     tls_version: str | None = None
     cipher: str | None = None
     aes256: bool | None = None
+    aes256_refused: tuple[str, ...] = ()  # the AES-256-only offers the server refused
     certificate: CertificateInfo | None = None
     certificate_problems: tuple[Reason, ...] = ()
     recipient: str | None = None
@@ -117,7 +119,7 @@ def _decide(f: ProbeFacts) -> tuple[Verdict, tuple[Reason, ...]]:
         return Verdict.UNSUPPORTED, (
             Reason(
                 Code.NO_AES256_SUITE,
-                f"no AES-256 cipher suite is negotiable (the server chose {f.cipher})",
+                no_aes256_sentence(f.tls_version, f.cipher, f.aes256_refused),
             ),
         )
     if not f.conclusive:

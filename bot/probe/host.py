@@ -5,9 +5,11 @@ only into SNI) and drives the sans-IO :class:`~bot.probe.smtp.Dialogue` (greetin
 EHLO → STARTTLS → handshake → EHLO → optional MAIL/RCPT → QUIT, never DATA) under one
 overall deadline (``asyncio.timeout(settings.timeout)``). It reads at most
 ``READ_SIZE`` bytes at a time into the bounded reply parser and returns a
-:class:`~bot.probe.model.HostResult`. At most two connections: a second one only to ask
-whether an AES-256 suite is negotiable (the first chose another suite) or, when the
-TLS 1.2+ handshake failed, whether the server speaks only TLS 1.0/1.1.
+:class:`~bot.probe.model.HostResult`. One connection when the first handshake settles
+everything; more, one after another, only to ask whether an AES-256 suite is negotiable (the
+first chose another suite: one follow-up per TLS version still worth asking, TLS 1.3 then
+TLS 1.2, each stopping at its handshake, ``bot.probe.suites``) or, when the TLS 1.2+
+handshake failed, whether the server speaks only TLS 1.0/1.1.
 
 Low-level errors (``ssl.SSLError``, ``ConnectionRefusedError``, ``OSError`` …) become
 :class:`~bot.probe.errors.ProbeError` values at one seam, :func:`bot.probe.errors.translate`
@@ -49,7 +51,8 @@ from bot.probe.smtp import (
     StartTls,
     Step,
 )
-from bot.probe.tls import Negotiated, TlsContexts, is_aes256, negotiated
+from bot.probe.suites import Aes256Ask
+from bot.probe.tls import Negotiated, TlsContexts, followup_handshake, is_aes256, negotiated
 
 QUIT_WAIT = 2.0  # seconds to wait for the answer to QUIT
 
@@ -212,13 +215,25 @@ class _Run:
         if is_aes256(first.cipher):
             self.rec.learn(aes256=True)
             return
-        second = await self._attempt(self.contexts.aes256, primary=False)
-        if second is not None:
-            self.rec.learn(aes256=is_aes256(second.cipher))
-        elif self.rec.facts.stopped is None:
-            self.rec.learn(aes256=False)  # the AES-256-only handshake was refused
+        await self._ask_aes256(first)
 
-    async def _attempt(self, ctx: ssl.SSLContext, *, primary: bool) -> Negotiated | None:
+    async def _ask_aes256(self, first: Negotiated) -> None:
+        """The first handshake chose a suite that is not AES-256: ask again offering AES-256
+        suites only, one TLS version per connection (``bot.probe.suites``)."""
+        refused: list[str] = []
+        for ask in self.contexts.aes256.after(first.version):
+            again = await self._attempt(ask, primary=False)
+            if again is not None and is_aes256(again.cipher):
+                self.rec.learn(aes256=True)
+                return
+            if self.rec.facts.stopped is not None:
+                return  # could not ask: no AES-256 fact either way
+            refused.append(ask.label)  # the AES-256-only handshake was refused
+        self.rec.learn(aes256=False, aes256_refused=tuple(refused))
+
+    async def _attempt(
+        self, ctx: ssl.SSLContext | Aes256Ask, *, primary: bool
+    ) -> Negotiated | None:
         """One connection up to and through the TLS handshake; None if it did not get there."""
         rec = self.rec
         rec.stage = Step.CONNECT
@@ -245,7 +260,7 @@ class _Run:
             await session.close()
 
     async def _dialogue(
-        self, session: _Session, ctx: ssl.SSLContext, *, primary: bool
+        self, session: _Session, ctx: ssl.SSLContext | Aes256Ask, *, primary: bool
     ) -> Negotiated | None:
         """Drive :class:`Dialogue` over the connection; the TLS facts once the handshake is done."""
         dialogue = Dialogue(self.settings.ehlo_name, self.email if primary else None)
@@ -262,6 +277,8 @@ class _Run:
                     if session.queue or session.parser.pending:
                         raise ProtocolViolation(f"{self.where} sent data after its STARTTLS reply")
                     result = await self._handshake(session, ctx, primary=primary)
+                    if isinstance(ctx, Aes256Ask):
+                        break  # a follow-up ends at its handshake (it says goodbye itself)
                     action = dialogue.tls_established()
                 if isinstance(action, Close):
                     break
@@ -307,10 +324,12 @@ class _Run:
             )
 
     async def _handshake(
-        self, session: _Session, ctx: ssl.SSLContext, *, primary: bool
+        self, session: _Session, ctx: ssl.SSLContext | Aes256Ask, *, primary: bool
     ) -> Negotiated:
         self.rec.stage = Step.HANDSHAKE
         with translate(Step.HANDSHAKE, self.where):
+            if isinstance(ctx, Aes256Ask):
+                return await followup_handshake(ctx, session.reader, session.writer, self.sni)
             await session.writer.start_tls(ctx, server_hostname=self.sni)
         ssl_object = session.writer.get_extra_info("ssl_object")
         if ssl_object is None:

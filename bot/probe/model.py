@@ -125,6 +125,7 @@ class CertificateInfo:
     days_to_expiry: int
     sha256: str
     chain_length: int
+    notes: tuple[str, ...] = ()  # e.g. a stale extra certificate the valid path does not use
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,7 @@ class HostResult:
             cert["not_before"] = self.certificate.not_before.isoformat()
             cert["not_after"] = self.certificate.not_after.isoformat()
             cert["sans"] = list(self.certificate.sans)
+            cert["notes"] = list(self.certificate.notes)
         data["offered_versions"] = list(self.offered_versions)
         return data
 

@@ -15,6 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 MAX_DOMAIN_LENGTH = 253
 MAX_LABEL_LENGTH = 63
 _LDH = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_PLAIN_IP = re.compile(r"^[0-9a-f.:]+$")  # what str(ip_address(...)) gives without a zone
 
 
 class InvalidName(ValueError):
@@ -76,7 +77,11 @@ def email_for_domain(text: str, domain: str) -> str:
 
 
 def parse_route(text: str, default_port: int = 25) -> tuple[str, int]:
-    """``HOST[:PORT]`` or ``[IPv6]:PORT`` or a bare IP; the host normalised."""
+    """``HOST[:PORT]`` or ``[IPv6]:PORT`` or a bare IP; the host normalised.
+
+    The host returned is a domain of ``[a-z0-9.-]`` (IDNA A-labels) or a plain IP
+    literal, nothing else: it is shown in Slack and written into Postfix tables.
+    """
     raw = text.strip()
     if not raw:
         raise InvalidName("empty route")
@@ -93,11 +98,20 @@ def parse_route(text: str, default_port: int = 25) -> tuple[str, int]:
         host, port_text = raw.split(":")
     port = default_port
     if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        digits = port_text.isascii() and port_text.isdigit()  # not "٣", "²" or "1_0"
+        if not digits or len(port_text) > 5 or not 0 < int(port_text) < 65536:
             raise InvalidName(f"{_show(raw)} has an invalid port {port_text!r}")
         port = int(port_text)
+    if "%" in host:
+        # ipaddress accepts an IPv6 zone ("fe80::1%eth0", RFC 4007), which names an
+        # interface of *this* host: meaningless for a mail route, and any text can
+        # follow the "%" (Slack mentions included).
+        raise InvalidName(f"{_show(raw)} has a zone ID ('%…'); give a plain IP address")
     if _is_ip_literal(host):
-        return str(ipaddress.ip_address(host)), port
+        address = ipaddress.ip_address(host)
+        if not _PLAIN_IP.match(str(address)):
+            raise InvalidName(f"{_show(raw)} is not a plain IP address")
+        return str(address), port
     return normalise_domain(host), port
 
 

@@ -13,7 +13,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
-from bot.slack import errors, listeners, middleware
+from bot.slack import dedupe, errors, listeners, middleware
 from bot.slack.services import Services
 
 SLACK_API_URL = "https://slack.com/api/"
@@ -51,6 +51,7 @@ def build_app(
         name="tlsbot",
     )
     middleware.install(app, services)
+    dedupe.install(app, services)
     errors.register(app)
     listeners.register(app)
     return app

@@ -2,8 +2,9 @@
 
 The decision itself is the store's (one conditional update: a double click or a
 duplicate delivery finds the request no longer pending and changes nothing);
-this module resolves the approver through Slack, updates the channel message,
-and tells the requester by direct message. Where each request was posted
+this module resolves the approver through Slack. What the decision must show
+(the channel message, the requester's direct message) is written to the outbox
+with the decision and delivered by :mod:`bot.slack.notices`. Where each request was posted
 (channel and ts) is recorded with it (:mod:`bot.policy.announcements`), so a
 request closed without a click (expired) updates its message too.
 """
@@ -16,13 +17,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
 from bot.policy.announcements import announcement_of, record_announcement
-from bot.policy.approvals import Decision, Outcome, approve, reject
+from bot.policy.approvals import Decision, approve, reject
 from bot.policy.types import Actor
 from bot.slack.cards import request_card
 from bot.slack.errors import UserError
-from bot.slack.replies import dm
 from bot.slack.services import Services
-from bot.slack.views.approval import decision_dm, request_message
+from bot.slack.views.approval import request_message
 from bot.slack.views.model import RequestCard
 
 log = logging.getLogger(__name__)
@@ -108,16 +108,18 @@ async def decide(
     return await services.store.run(run)
 
 
-async def show_decision(
-    client: AsyncWebClient,
-    decision: Decision,
-    card: RequestCard,
-    *,
-    channel: str | None,
-    ts: str | None,
+async def repair_message(
+    services: Services, client: AsyncWebClient, request_id: int, channel: str | None, ts: str | None
 ) -> None:
-    """Update the channel message; tell the requester when the request is closed."""
-    if channel and ts:
+    """A click on a request decided meanwhile: show the clicked message as the request is now.
+
+    It repairs a message left with its buttons (a lost update, an old copy); a failure
+    here is logged, and the clicker still gets the answer of the click.
+    """
+    if not (channel and ts):
+        return
+    try:
+        card = await services.store.run(lambda s: request_card(s, request_id))
         await client.chat_update(channel=channel, ts=ts, **request_message(card))
-    if decision.outcome is not Outcome.WAITING:
-        await dm(client, card.requester_id, decision_dm(card))
+    except Exception as exc:
+        log.warning("could not repair the message of change request #%d: %s", request_id, exc)

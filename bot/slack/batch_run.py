@@ -25,7 +25,7 @@ from bot.probe.model import TargetResult
 from bot.slack.flow import domains_for, show, with_draft
 from bot.slack.replies import dm
 from bot.slack.services import Services
-from bot.slack.views.kit import chunk_lines, escape, section
+from bot.slack.views.kit import chunk_lines, mrkdwn, section
 from bot.slack.views.meta import Meta
 from bot.slack.views.model import Progress
 from bot.slack.views.results import first_reason, verdict_text
@@ -143,14 +143,15 @@ class Run:
 
     async def _tell(self) -> None:
         ok = sum(1 for r in self.results if r.verdict.ok)
-        head = f"Validation of {len(self.results)} external domains finished: {ok} support TLS."
+        head = mrkdwn(
+            "Validation of {} external domains finished: {} support TLS.", len(self.results), ok
+        )
         lines = []
         for result in sorted(self.results, key=lambda r: r.domain):
-            line = f"*{escape(result.domain)}*: {verdict_text(result.verdict, domain=True)}"
             reason = first_reason(result)
-            if reason and not result.verdict.ok:
-                line += f" — {escape(reason)}"
-            lines.append(line)
+            why = mrkdwn(" — {}", reason) if reason and not result.verdict.ok else ""
+            verdict = verdict_text(result.verdict, domain=True)
+            lines.append(mrkdwn("*{}*: {}{}", result.domain, verdict, why))
         blocks = [section(head)] + [section(t) for t in chunk_lines(lines)[:40]]
-        blocks.append(section("Open `/tls setup` to go on: *Finish* submits the list."))
+        blocks.append(section(mrkdwn("Open `/tls setup` to go on: *Finish* submits the list.")))
         await dm(self.client, self.actor.id, head, blocks)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.policy.evidence.traffic import Traffic
 from bot.policy.models import ChangeRequest, Validation
 from bot.policy.probe_bridge import ok_verdict, verdict_label
 from bot.policy.queries import approvals_of, get_request
@@ -37,6 +38,8 @@ def title(request: ChangeRequest) -> str:
         return f"Delete the whole TLS policy ({n} domain{'s' if n != 1 else ''})"
     if kind == RequestKind.REVERT:
         return f"Revert change request #{request.payload.get('reverts')}"
+    if kind in ("gateway_adopt", "gateway_revert") and request.note:  # Mimecast drift
+        return request.note.rstrip(".")
     return f"{kind} ({n} items)"
 
 
@@ -48,11 +51,16 @@ def item_line(item: dict[str, Any]) -> str:
     if op == "remove_policy":
         return f"{subject} — remove the policy"
     if op == "update_policy":
-        return f"{subject} — change the policy ({item.get('set')})"
+        line = f"{subject} — change the policy ({item.get('set')})"
+        if item.get("traffic"):
+            line += f"\n    Real mail: {Traffic.from_dict(item['traffic']).summary()}"
+        return line
     if op == "add_route":
         return f"{subject} — add route ({verdict_label(item.get('verdict'))})"
     if op == "remove_route":
         return f"{subject} — remove route"
+    if op == "gateway_revert":
+        return f"{subject} — put the group back as approved"
     return f"{subject} — {op}"
 
 

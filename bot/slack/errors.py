@@ -24,6 +24,7 @@ from bot.policy.errors import PolicyError
 from bot.probe.names import InvalidName
 from bot.slack.edge import is_verified
 from bot.slack.replies import tell
+from bot.slack.views.kit import mrkdwn
 
 log = logging.getLogger("bot.slack")
 
@@ -54,13 +55,13 @@ async def report(error: BaseException, body: Mapping[str, Any], client: AsyncWeb
     if message is None:
         eid = error_id()
         log.error("unexpected error [%s]", eid, exc_info=error)
-        message = (
-            f":warning: Something went wrong on our side (error id `{eid}`). Please try again."
+        text = mrkdwn(
+            ":warning: Something went wrong on our side (error id `{}`). Please try again.", eid
         )
     else:
-        message = f":no_entry: {message}"
+        text = mrkdwn(":no_entry: {}", message)
     try:
-        await tell(client, body, message)
+        await tell(client, body, text)
     except Exception:
         log.exception("could not tell the user about an error")
 

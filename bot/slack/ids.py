@@ -63,6 +63,9 @@ class Action(enum.StrEnum):
     APPROVE = "tls_approve"
     REJECT = "tls_reject"
     HOME_SETUP = "tls_home_setup"
+    GATEWAY_APPLIED = "tls_gateway_applied"  # Mark applied, on a hand-over
+    DRIFT_ADOPT = "tls_drift_adopt"  # on a Mimecast drift alert
+    DRIFT_REVERT = "tls_drift_revert"
 
 
 class Block(enum.StrEnum):

@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack import identity
 from bot.slack.replies import tell, user_of
 from bot.slack.services import Services
+from bot.slack.views.kit import mrkdwn
 
 Next = Callable[[], Awaitable[BoltResponse]]
 
@@ -51,5 +52,7 @@ async def require_approver(
     user = user_of(body) or ""
     if await services.approvers.is_approver(user, client):
         return await next()
-    services.background.spawn(tell(client, body, f":no_entry: {NOT_APPROVER}"), name="not-approver")
+    services.background.spawn(
+        tell(client, body, mrkdwn(":no_entry: {}", NOT_APPROVER)), name="not-approver"
+    )
     return BoltResponse(status=200, body="")

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from bot.export.gateway import GatewayName
+from bot.export.handover import states as gateway_states
 from bot.policy import audit
 from bot.policy.batch import LineStatus
+from bot.policy.evidence.traffic import Traffic, traffic_by_domain
 from bot.policy.models import AuditEvent, ChangeRequest, DomainPolicy, Draft, Validation
 from bot.policy.monitor.history import at_risk_first
 from bot.policy.queries import count_policies, list_policies, list_routes
@@ -214,7 +219,14 @@ def domains_page(
 HOME_WATCHED = 20  # monitored items listed on the App Home, at risk first
 
 
-def home_data(session: Session) -> HomeData:
+HOME_TRAFFIC = 10  # domains whose real mail the App Home lists
+HOME_TRAFFIC_DAYS = 7
+
+
+def home_data(
+    session: Session, gateways: Sequence[GatewayName] = (), now: datetime | None = None
+) -> HomeData:
+    """The App Home's data; with ``now``, also the last days of real mail (Postfix's log)."""
     levels: Counter[str] = Counter()
     query = (
         select(DomainPolicy.level, func.count())
@@ -255,7 +267,15 @@ def home_data(session: Session) -> HomeData:
         failed=tuple(failed),
         audit=recent,
         watched=tuple(at_risk_first(session=session, limit=HOME_WATCHED)),
+        traffic=_traffic(session, now) if now is not None else (),
+        gateways=gateway_states(session=session, gateways=gateways),
     )
+
+
+def _traffic(session: Session, now: datetime) -> tuple[Traffic, ...]:
+    found = traffic_by_domain(session=session, now=now, days=HOME_TRAFFIC_DAYS)
+    ranked = sorted(found.values(), key=lambda t: (-t.deferrals, -t.below("strict"), -t.deliveries))
+    return tuple(ranked[:HOME_TRAFFIC])
 
 
 def audit_lines(session: Session, domain: str | None, limit: int = 20) -> tuple[AuditLine, ...]:

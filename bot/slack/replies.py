@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.policy.types import Actor
+from bot.slack.views.kit import Mrkdwn
 
 
 def user_of(body: Mapping[str, Any]) -> str | None:
@@ -33,7 +34,7 @@ def channel_of(body: Mapping[str, Any]) -> str | None:
 async def tell(
     client: AsyncWebClient,
     body: Mapping[str, Any],
-    text: str,
+    text: Mrkdwn,
     blocks: Sequence[dict[str, Any]] | None = None,
     *,
     replace: bool = False,
@@ -64,7 +65,7 @@ async def tell(
 async def dm(
     client: AsyncWebClient,
     user: str,
-    text: str,
+    text: Mrkdwn,
     blocks: Sequence[dict[str, Any]] | None = None,
 ) -> None:
     """A direct message from the app (its Messages tab)."""

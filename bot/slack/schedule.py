@@ -9,12 +9,13 @@ loop, sharing its engine, prober and Web API client:
   enforce*) is posted to the approval channel with Approve / Reject when its
   alert is delivered (:class:`ProposalPostingSink`);
 - every ``poll`` seconds, pending change requests older than
-  TLSBOT_REQUEST_TTL_HOURS are expired (:func:`bot.policy.approvals.expire_due`)
-  and each requester is told by direct message. The approval message (where it
-  was posted is stored with the request) is updated to show *Expired* and when,
-  without buttons; a click on a stale copy still answers that it has expired.
+  TLSBOT_REQUEST_TTL_HOURS are expired (:func:`bot.policy.approvals.expire_due`);
+- the Slack outbox (:func:`bot.slack.notices.run_outbox`): at start and every few
+  seconds, what decisions must show and have not shown yet (the approval message
+  updated, without buttons; the requester told by direct message), including
+  what a process killed mid-way left behind. An expiry is shown the same way.
 
-:meth:`Schedule.stop` sets the stop event and waits for both tasks to end.
+:meth:`Schedule.stop` sets the stop event and waits for the tasks to end.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from bot.policy.approvals import expire_due
 from bot.policy.monitor.alerts import Alert
 from bot.policy.monitor.runner import DEFAULT_POLL_SECONDS, run_monitor
 from bot.policy.monitor.sink import AlertSink
-from bot.slack.approval import announced_card, post_request, show_decision
+from bot.slack import notices
+from bot.slack.approval import post_request
+from bot.slack.gateways import run_gateways
 from bot.slack.monitor.sink import alert_sink
 from bot.slack.services import Services
 
@@ -84,7 +87,7 @@ class ProposalPostingSink:
 def start_schedule(
     services: Services, client: AsyncWebClient, *, poll: float = DEFAULT_POLL_SECONDS
 ) -> Schedule:
-    """Start the monitor and the request expiry; stop both with ``Schedule.stop()``."""
+    """Start the monitor, the request expiry and the outbox; stop them with ``Schedule.stop()``."""
     schedule = Schedule()
     monitor = run_monitor(
         services.settings,
@@ -98,6 +101,10 @@ def start_schedule(
     schedule.tasks.append(asyncio.create_task(monitor, name="tlsbot monitor"))
     expiry = run_expiry(services, client, schedule.stop_event, poll=poll)
     schedule.tasks.append(asyncio.create_task(expiry, name="tlsbot request expiry"))
+    outbox = notices.run_outbox(services, client, schedule.stop_event)
+    schedule.tasks.append(asyncio.create_task(outbox, name="tlsbot slack outbox"))
+    gateways = run_gateways(services, client, schedule.stop_event, poll=poll)
+    schedule.tasks.append(asyncio.create_task(gateways, name="tlsbot gateways"))
     return schedule
 
 
@@ -115,23 +122,10 @@ async def run_expiry(
 
 
 async def expire_requests(services: Services, client: AsyncWebClient) -> int:
-    """Expire what is overdue now; tell each requester. Returns how many expired."""
+    """Expire what is overdue now, then show it (the outbox). Returns how many expired."""
     decisions = await services.store.run(lambda s: expire_due(session=s, now=services.clock()))
     for decision in decisions:
-        request_id = decision.request.id
-        assert request_id is not None
-        log.info("change request #%d expired", request_id)
-        card, where = await announced_card(services, request_id)
-        if where is not None:
-            try:  # the approval message: Expired, and when, without buttons
-                await show_decision(
-                    client, decision, card, channel=where["channel"], ts=where["ts"]
-                )
-                continue
-            except Exception:
-                log.exception("could not update the approval message of #%d", request_id)
-        try:
-            await show_decision(client, decision, card, channel=None, ts=None)
-        except Exception:
-            log.exception("could not tell the requester that #%d expired", request_id)
+        log.info("change request #%s expired", decision.request.id)
+    if decisions:
+        await notices.deliver(services, client)
     return len(decisions)

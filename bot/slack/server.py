@@ -1,7 +1,9 @@
-"""HTTP mode: an aiohttp application with ``POST /slack/events`` and ``GET /healthz``.
+"""HTTP mode: an aiohttp application with ``POST /slack/events``, ``GET /healthz`` and
+``POST /tlsrpt`` (TLS-RPT reports, :mod:`bot.slack.tlsrpt_route`).
 
-Every request is checked by the edge (:mod:`bot.slack.edge`, :mod:`bot.slack.shape`)
-before Bolt sees it: a malformed body is answered 400, a stale or forged one 401,
+Every Slack request is checked by the edge (:mod:`bot.slack.edge`, :mod:`bot.slack.shape`)
+before Bolt sees it, with the signing secret of ``services.settings`` at the instant
+``services.clock`` says: a malformed body is answered 400, a stale or forged one 401,
 each with a short text and one log line. Only a request that passed is dispatched,
 inside :func:`bot.slack.edge.verified`. Socket Mode has no signatures (the socket
 itself is authenticated by the app token): :class:`SocketModeEdge` checks the shape
@@ -22,8 +24,9 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.clock import Clock
-from bot.slack import shape
+from bot.slack import shape, tlsrpt_route
 from bot.slack.edge import Refused, malformed, read_body, verified, verify
+from bot.slack.services import Services
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
@@ -31,12 +34,16 @@ HEALTH_PATH = "/healthz"
 log = logging.getLogger("bot.slack.edge")
 
 
-def make_web_app(app: AsyncApp, *, secret: str, clock: Clock) -> web.Application:
-    """The web app; requests are verified with ``secret`` at the instant ``clock`` says."""
+def make_web_app(app: AsyncApp, services: Services) -> web.Application:
+    """The web app; Slack's requests are verified before Bolt sees them."""
+    secret = services.settings.slack_signing_secret
+    if secret is None:
+        raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET")  # serve checks it first
+    key, clock = secret.get_secret_value(), services.clock
 
     async def events(request: web.Request) -> web.Response:
         try:
-            bolt_request = await _checked(request, secret, clock)
+            bolt_request = await _checked(request, key, clock)
         except Refused as refused:
             log.info("refused %s from %s: %s", refused.status, request.remote, refused.reason)
             return web.Response(status=refused.status, text=refused.text)
@@ -50,6 +57,7 @@ def make_web_app(app: AsyncApp, *, secret: str, clock: Clock) -> web.Application
     web_app = web.Application(client_max_size=1024 * 1024)
     web_app.router.add_post(EVENTS_PATH, events)
     web_app.router.add_get(HEALTH_PATH, health)
+    tlsrpt_route.register(web_app, services)  # POST /tlsrpt: TLS-RPT reports (RFC 8460)
     return web_app
 
 
@@ -67,11 +75,9 @@ async def _checked(request: web.Request, secret: str, clock: Clock) -> AsyncBolt
     )
 
 
-async def start_http(
-    app: AsyncApp, host: str, port: int, *, secret: str, clock: Clock
-) -> web.AppRunner:
+async def start_http(app: AsyncApp, host: str, port: int, services: Services) -> web.AppRunner:
     """Start serving; the caller keeps the runner and calls ``cleanup()`` to stop."""
-    runner = web.AppRunner(make_web_app(app, secret=secret, clock=clock), access_log=None)
+    runner = web.AppRunner(make_web_app(app, services), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

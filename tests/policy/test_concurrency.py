@@ -243,6 +243,7 @@ def test_separate_processes_racing_apply_exactly_once(
     assert verify(session=session).ok
 
 
+@pytest.mark.usefixtures("overlapping_pending")
 def test_overlapping_requests_in_opposite_orders_neither_deadlock_nor_both_apply(
     engine: Engine, session: Session
 ) -> None:

@@ -229,6 +229,7 @@ def test_expire_due_expires_only_requests_past_their_limit(session: Session) -> 
     assert expire_due(session=session, now=T0 + timedelta(hours=73)) == []
 
 
+@pytest.mark.usefixtures("overlapping_pending")
 def test_request_is_superseded_when_its_subject_changed_meanwhile(session: Session) -> None:
     approve(
         session=session,
@@ -263,6 +264,7 @@ def test_adding_a_domain_that_has_a_policy_is_refused(session: Session) -> None:
         _add(session, "a.example")
 
 
+@pytest.mark.usefixtures("overlapping_pending")
 def test_two_pending_adds_of_one_domain_first_wins_second_superseded(session: Session) -> None:
     first, second = _add(session, "a.example"), _add(session, "a.example")
     approve(session=session, request_id=first.id, approver=BO, is_approver=is_approver, now=T0)
@@ -471,6 +473,7 @@ def test_open_kinds_update_a_policy_for_the_monitor(session: Session) -> None:
         update_policy_item(session=session, domain="a.example", changes={"domain": "b.example"})
 
 
+@pytest.mark.usefixtures("overlapping_pending")
 def test_a_conflict_half_way_through_applying_leaves_nothing_applied(session: Session) -> None:
     from bot.policy.requests import propose, update_policy_item
 
@@ -506,3 +509,35 @@ def test_a_conflict_half_way_through_applying_leaves_nothing_applied(session: Se
         assert (policy.mode, policy.version) == ("enforce", 1)
     assert AuditAction.POLICY_UPDATED not in _actions(session, request.id)
     assert verify(session=session).ok
+
+
+def test_a_subject_already_pending_is_refused_until_that_request_is_decided(
+    session: Session,
+) -> None:
+    first = _add(session, "a.example", "b.example")
+    with pytest.raises(InvalidState, match=rf"b\.example is already in change request #{first.id}"):
+        _add(session, "c.example", "b.example")
+    with pytest.raises(InvalidState, match=rf"a\.example is already in change request #{first.id}"):
+        _add(session, "a.example")
+    assert len(session.exec(select(ChangeRequest)).all()) == 1  # nothing half-written
+    reject(
+        session=session,
+        request_id=first.id,
+        actor=BO,
+        is_approver=is_approver,
+        reason="typo",
+        now=T0 + timedelta(minutes=1),
+    )
+    again = _add(session, "c.example", "b.example", now=T0 + timedelta(minutes=2))
+    assert again.state == RequestState.PENDING
+
+
+def test_a_pending_request_past_its_expiry_no_longer_holds_its_subject(session: Session) -> None:
+    first = _add(session, "a.example")
+    later = T0 + timedelta(hours=RULES.request_ttl_hours, seconds=1)
+    second = _add(session, "a.example", now=later)  # the schedule has not closed `first` yet
+    assert second.id != first.id
+    decision = approve(
+        session=session, request_id=first.id, approver=BO, is_approver=is_approver, now=later
+    )
+    assert decision.outcome is Outcome.EXPIRED

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.probe.names import (
     InvalidName,
@@ -157,8 +162,43 @@ def test_parse_route(given: str, expected: tuple[str, int]) -> None:
         pytest.param("[2001:db8::1", id="unclosed-bracket"),
         pytest.param("[2001:db8::1]x", id="junk-after-bracket"),
         pytest.param("bad host:25", id="space"),
+        pytest.param("[fe80::1%<!channel> <@U0AAA> *urgent*]:25", id="zone-id-with-mention"),
+        pytest.param("[fe80::1%eth0]:25", id="zone-id"),
+        pytest.param("fe80::1%25eth0", id="bare-zone-id"),
+        pytest.param("mx.example.com:٢٥", id="non-ascii-port-digits"),
+        pytest.param("mx.example.com:²⁵", id="superscript-port"),
+        pytest.param("mx.example.com:" + "9" * 5000, id="huge-port"),
+        pytest.param("<!channel>.example.com", id="mention-host"),
     ],
 )
 def test_parse_route_rejects(given: str) -> None:
     with pytest.raises(InvalidName):
         parse_route(given)
+
+
+ACCEPTED_HOST = re.compile(r"^[A-Za-z0-9.-]+$")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        st.from_regex(r"\A\[[0-9a-fA-F:.%<>@!*a-z ]{0,40}\](:[0-9]{0,6})?\Z"),
+        st.from_regex(r"\A[a-zA-Z0-9.\-_%<>@!*ü ]{1,40}(:[0-9٣²]{0,6})?\Z"),
+        st.ip_addresses().map(str),
+        st.ip_addresses(v=6).map(lambda a: f"[{a}]:25"),
+    )
+)
+def test_every_accepted_route_is_a_plain_host_name_or_ip_literal(text: str) -> None:
+    try:
+        host, port = parse_route(text)
+    except InvalidName:
+        return
+    assert 0 < port < 65536
+    if ACCEPTED_HOST.match(host) and not host.replace(".", "").isdigit():
+        assert normalise_domain(host) == host
+        return
+    address = ipaddress.ip_address(host)  # else: it must be a plain IP literal
+    assert str(address) == host
+    assert "%" not in host
+    assert re.fullmatch(r"[0-9a-f.:]+", host)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ssl
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from OpenSSL import SSL
 
 from bot.clock import system_clock
 from bot.probe.certs import TrustStore, analyse_chain, host_matches
@@ -158,15 +160,11 @@ def test_aes256_suites(cipher: str | None, expected: bool) -> None:
 
 def test_contexts_verify_nothing_and_detection_is_separate() -> None:
     contexts = TlsContexts.create()
-    for ctx in (contexts.modern, contexts.aes256):
-        assert ctx.check_hostname is False
-        assert ctx.minimum_version.name == "TLSv1_2"
-    assert contexts.aes256.maximum_version.name == "TLSv1_2"
-    assert all(
-        "AES256" in c["name"] or "AES_256" in c["name"]
-        for c in contexts.aes256.get_ciphers()
-        if c["protocol"] == "TLSv1.2"
-    )
+    assert contexts.modern.check_hostname is False
+    assert contexts.modern.verify_mode is ssl.CERT_NONE
+    assert contexts.modern.minimum_version.name == "TLSv1_2"
+    for ask in (contexts.aes256.tls13, contexts.aes256.tls12):
+        assert ask.context.get_verify_mode() == SSL.VERIFY_NONE
     assert contexts.legacy is not None
     assert contexts.legacy.maximum_version.name == "TLSv1_1"
 
@@ -202,3 +200,25 @@ class _New:
 def test_peer_chain_on_both_pythons(kind: type, pki: Pki) -> None:
     ders = chain_of(pki, CertCase.TRUSTED)
     assert peer_chain(kind(ders)) == tuple(ders)
+
+
+def test_trust_is_judged_apart_from_a_wrong_name(pki: Pki, trust: TrustStore) -> None:
+    # an unknown hierarchy for another name: both problems, each for what it is
+    chain = chain_of(pki, CertCase.UNTRUSTED_ROOT, "other.example.test")
+    report = analyse_chain(chain, HOST, trust, now=system_clock())
+    assert [p.code for p in report.problems] == [
+        Code.CERTIFICATE_NOT_TRUSTED,
+        Code.CERTIFICATE_HOST_MISMATCH,
+    ]
+    assert "it names other.example.test" in report.problems[1].message
+
+
+def test_an_unreadable_extra_certificate_is_left_out_with_a_note(
+    pki: Pki, trust: TrustStore
+) -> None:
+    chain = [*chain_of(pki, CertCase.TRUSTED), b"\x30\x03\x02\x01\x00"]
+    report = analyse_chain(chain, HOST, trust, now=system_clock())
+    assert report.problems == ()
+    assert report.info is not None
+    (note,) = report.info.notes
+    assert note.startswith("chain certificate 3 cannot be parsed and was left out: ")

@@ -82,10 +82,10 @@ async def running_bot(
     services = Services.for_settings(settings, store=Store(engine), prober=prober, clock=clock)
     async with aiohttp.ClientSession() as http:
         app = build_app(settings, services=services, http=http)
-        runner = await start_http(app, "127.0.0.1", 0, secret=SECRET, clock=services.clock)
+        runner = await start_http(app, "127.0.0.1", 0, services)
         url = f"http://127.0.0.1:{bound_port(runner)}/slack/events"
         try:
-            yield Bot(api, SlackClient(url, SECRET, api), services, prober)
+            yield Bot(api, SlackClient(url, SECRET, api, clock=clock), services, prober)
             await services.background.drain()
         finally:
             await services.background.cancel()

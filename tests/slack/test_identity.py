@@ -189,13 +189,13 @@ async def test_a_failed_lookup_is_one_line_and_is_asked_again(
     watch_logs(caplog)
     client = build_client(make_settings(slack_api.base_url + "api/"))
     gate = Gate()
-    slack_api.auth_error = "invalid_auth"
+    slack_api.break_method("auth.test", "invalid_auth")
     assert await gate.installation(client) is None
     assert refusals(caplog) == ["cannot learn the installing team (auth.test: invalid_auth)"]
-    slack_api.auth_error = None
+    slack_api.mend("auth.test")
     assert await gate.installation(client) == Installation(TEAM)
     assert await gate.installation(client) == Installation(TEAM)
-    assert len(slack_api.of("auth.test")) == 2
+    assert len(slack_api.of("auth.test#error")) == len(slack_api.of("auth.test")) == 1
     assert_no_traceback(caplog)
 
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SCOPES = {"commands", "chat:write", "im:write", "usergroups:read"}
+SCOPES = {"commands", "chat:write", "im:write", "usergroups:read", "files:write"}
 
 
 def load(name: str) -> dict[str, Any]:

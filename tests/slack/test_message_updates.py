@@ -72,7 +72,8 @@ async def test_an_expired_request_s_message_shows_expired_without_buttons(bot: B
     dm = await bot.api.wait_for("chat.postMessage", lambda b: b.get("channel") == REQUESTER)
     assert "expired" in dm.body["text"]
 
-    # a click on the message as it was before the update still answers that it expired
+    # a click on the message as it was before the update still answers that it expired,
+    # and repairs that copy: Expired, without buttons
     updates = len(bot.api.of("chat.update"))
     answer = await bot.slack.click_in_message(
         message, Action.APPROVE, str(rid), user=APPROVER, ts=where["ts"]
@@ -82,7 +83,11 @@ async def test_an_expired_request_s_message_shows_expired_without_buttons(bot: B
     assert "expired" in said
     await bot.settle()
     assert state_of(bot, rid) == RequestState.EXPIRED
-    assert len(bot.api.of("chat.update")) == updates
+    repaired = bot.api.of("chat.update")[updates:]
+    assert len(repaired) == 1
+    assert (repaired[0].body["channel"], repaired[0].body["ts"]) == (where["channel"], where["ts"])
+    assert "*Expired*" in all_text(repaired[0].body)
+    assert button_values(repaired[0].body, Action.APPROVE) == []
 
 
 async def test_a_request_decided_before_its_post_was_recorded_shows_the_decision(

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DAY = timedelta(days=1)
@@ -38,6 +38,12 @@ class CertCase(enum.StrEnum):
     WRONG_NAME = "wrong-name"  # otherwise trusted chain, SAN names another host
     MISSING_INTERMEDIATE = "missing-intermediate"  # leaf signed by the intermediate, sent alone
     UNTRUSTED_ROOT = "untrusted-root"  # leaf ← an unknown root; server sends leaf + that root
+    CN_ONLY = "cn-only"  # otherwise trusted chain, no subjectAltName: the host only in the CN
+    # leaf ← an intermediate whose EKU allows serverAuth only (as Microsoft's do) ← root
+    SERVER_AUTH_INTERMEDIATE = "server-auth-intermediate"
+    # trusted chain, plus an expired cross-signed copy of the root (same name and key, issued
+    # by another root) that the valid path does not need: the mail servers' "chain of pain"
+    STALE_CROSS_SIGN = "stale-cross-sign"
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,8 @@ class Pki:
     intermediate: Issuer
     untrusted_root: Issuer
     ca_file: Path
-    _served: dict[tuple[CertCase, str], ServedCert] = field(default_factory=dict)
+    _served: dict[tuple[CertCase, str, bool], ServedCert] = field(default_factory=dict)
+    _extra: dict[CertCase, Issuer] = field(default_factory=dict)
 
     @classmethod
     def mint(cls, directory: Path) -> Pki:
@@ -79,9 +86,14 @@ class Pki:
         ca_file.write_bytes(root.pem)
         return cls(directory, root, intermediate, untrusted, ca_file)
 
-    def serve(self, case: CertCase, host: str, *, names: tuple[str, ...] = ()) -> ServedCert:
-        """Mint (once per case and host) the leaf for ``host`` and write its chain and key."""
-        key_id = (case, host + "|" + ",".join(names))
+    def serve(
+        self, case: CertCase, host: str, *, names: tuple[str, ...] = (), rsa_key: bool = False
+    ) -> ServedCert:
+        """Mint (once per case and host) the leaf for ``host`` and write its chain and key.
+
+        ``rsa_key``: an RSA-2048 leaf key instead of P-256, for the TLS 1.2 suites with RSA
+        key exchange (``AES256-SHA``, ``AES256-GCM-SHA384``)."""
+        key_id = (case, host + "|" + ",".join(names), rsa_key)
         if key_id in self._served:
             return self._served[key_id]
         now = datetime.now(UTC)
@@ -101,7 +113,16 @@ class Pki:
             extra = []
         elif case is CertCase.UNTRUSTED_ROOT:
             issuer, extra = self.untrusted_root, [self.untrusted_root.pem]
-        key = ec.generate_private_key(ec.SECP256R1())
+        elif case is CertCase.CN_ONLY:
+            sans = ()
+        elif case is CertCase.SERVER_AUTH_INTERMEDIATE:
+            issuer = self._issuer(case)
+            extra = [issuer.pem]
+        elif case is CertCase.STALE_CROSS_SIGN:
+            extra = [self.intermediate.pem, self._issuer(case).pem]
+        key: LeafKey = ec.generate_private_key(ec.SECP256R1())
+        if rsa_key:
+            key = rsa.generate_private_key(65537, 2048)
         cert = _leaf(host, sans, key, issuer, not_before, not_after)
         stem = f"{case.value}-{host}-{len(self._served)}"
         cert_file = self.directory / f"{stem}.pem"
@@ -118,6 +139,22 @@ class Pki:
         self._served[key_id] = served
         return served
 
+    def _issuer(self, case: CertCase) -> Issuer:
+        """The extra CA certificate of ``case``, minted once."""
+        if case not in self._extra:
+            if case is CertCase.SERVER_AUTH_INTERMEDIATE:
+                eku = [ExtendedKeyUsageOID.SERVER_AUTH]
+                self._extra[case] = _ca("tlsbot serverAuth-only intermediate", self.root, eku=eku)
+            else:
+                now = datetime.now(UTC)
+                self._extra[case] = _ca(
+                    "tlsbot test root",
+                    self.untrusted_root,
+                    key=self.root.key,
+                    validity=(now - 3000 * DAY, now - 30 * DAY),
+                )
+        return self._extra[case]
+
 
 def _name(common_name: str) -> x509.Name:
     return x509.Name(
@@ -128,18 +165,26 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def _ca(common_name: str, parent: Issuer | None) -> Issuer:
+def _ca(
+    common_name: str,
+    parent: Issuer | None,
+    *,
+    key: ec.EllipticCurvePrivateKey | None = None,
+    eku: list[x509.ObjectIdentifier] | None = None,
+    validity: tuple[datetime, datetime] | None = None,
+) -> Issuer:
     now = datetime.now(UTC)
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = key or ec.generate_private_key(ec.SECP256R1())
     name = _name(common_name)
+    not_before, not_after = validity or (now - 3650 * DAY, now + 3650 * DAY)
     builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(parent.name if parent else name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - 3650 * DAY)
-        .not_valid_after(now + 3650 * DAY)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -157,6 +202,8 @@ def _ca(common_name: str, parent: Issuer | None) -> Issuer:
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
+    if eku is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
     signer = key
     if parent is not None:
         builder = builder.add_extension(
@@ -168,10 +215,13 @@ def _ca(common_name: str, parent: Issuer | None) -> Issuer:
     return Issuer(name, key, cert)
 
 
+LeafKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
 def _leaf(
     host: str,
     sans: tuple[str, ...],
-    key: ec.EllipticCurvePrivateKey,
+    key: LeafKey,
     issuer: Issuer | None,
     not_before: datetime,
     not_after: datetime,
@@ -185,7 +235,7 @@ def _leaf(
             general.append(x509.DNSName(san))
     signer_key = issuer.key if issuer else key
     authority = issuer.key.public_key() if issuer else key.public_key()
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer.name if issuer else subject)
@@ -198,7 +248,7 @@ def _leaf(
             x509.KeyUsage(
                 digital_signature=True,
                 content_commitment=False,
-                key_encipherment=False,
+                key_encipherment=isinstance(key, rsa.RSAPrivateKey),  # RSA key exchange
                 data_encipherment=False,
                 key_agreement=False,
                 key_cert_sign=False,
@@ -209,10 +259,11 @@ def _leaf(
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(general), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(authority), critical=False
         )
-        .sign(signer_key, hashes.SHA256())
     )
+    if general:
+        builder = builder.add_extension(x509.SubjectAlternativeName(general), critical=False)
+    return builder.sign(signer_key, hashes.SHA256())

@@ -3,7 +3,8 @@
 Every call is recorded with its method and body (JSON or form, decoded), and
 answered ``{"ok": true, …}`` with plausible ids and timestamps. Views opened
 are remembered by id so tests can submit them back; ``fail_next`` makes the
-next call of a method answer 429 with ``Retry-After``; ``group_members`` sets
+next call of a method answer 429 with ``Retry-After``, ``break_method`` makes
+every call of one answer an error until ``mend``; ``group_members`` sets
 what ``usergroups.users.list`` returns. ``response_url(...)`` hands out URLs on
 this server that record what the bot sends to them. ``auth.test`` answers for the
 installation in ``team`` / ``enterprise_id`` / ``org_wide`` (a workspace install in
@@ -43,9 +44,12 @@ class SlackApi:
         self.team: str | None = TEAM  # the installation auth.test reports
         self.enterprise_id: str | None = None
         self.org_wide = False
-        self.auth_error: str | None = None  # auth.test answers ok: false with this error
+        self.uploads: dict[str, bytes] = {}  # file id -> bytes POSTed to its upload URL
+        self.files: list[dict[str, Any]] = []  # completed: {"id", "title", "channel", …, "data"}
+        self._upload_lengths: dict[str, int] = {}
         self.sockets: list[web.WebSocketResponse] = []  # Socket Mode connections
         self._failures: dict[str, int] = {}
+        self.broken: dict[str, str] = {}  # method -> Slack error answered until mended
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -57,6 +61,7 @@ class SlackApi:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/respond/{key}", self._respond)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -73,6 +78,13 @@ class SlackApi:
     # ---- test controls
     def fail_next(self, method: str, retry_after: int = 1) -> None:
         self._failures[method] = retry_after
+
+    def break_method(self, method: str, error: str = "internal_error") -> None:
+        """Answer every call of ``method`` ``{"ok": false, "error": error}`` until mended."""
+        self.broken[method] = error
+
+    def mend(self, method: str) -> None:
+        self.broken.pop(method, None)
 
     async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
         """Socket Mode: deliver a request (``slash_commands``, ``interactive``, ``events_api``)
@@ -165,6 +177,9 @@ class SlackApi:
                 status=429,
                 headers={"Retry-After": str(retry_after)},
             )
+        if method in self.broken:
+            await self._record(method + "#error", body)
+            return web.json_response({"ok": False, "error": self.broken[method]})
         await self._record(method, body)
         return web.json_response(self._answer(method, body))
 
@@ -183,13 +198,54 @@ class SlackApi:
         await self._record("response_url", {**body, "_url": str(request.url)})
         return web.Response(text="ok")
 
+    async def _upload(self, request: web.Request) -> web.Response:
+        """files.uploadV2's step 2: the file's bytes POSTed to the URL step 1 handed out."""
+        file_id = request.match_info["file_id"]
+        if file_id not in self._upload_lengths:
+            return web.Response(status=404, text="unknown upload URL")
+        self.uploads[file_id] = await request.read()
+        await self._record("upload", {"file_id": file_id, "size": len(self.uploads[file_id])})
+        return web.Response(text="OK - " + str(len(self.uploads[file_id])))
+
+    def _complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        """files.completeUploadExternal: every file uploaded whole, shared to a channel."""
+        files = body.get("files")
+        if isinstance(files, str):
+            files = json.loads(files)
+        done = []
+        for f in files or ():
+            file_id = str(f.get("id"))
+            data = self.uploads.get(file_id)
+            if data is None or len(data) != self._upload_lengths.get(file_id):
+                return {"ok": False, "error": "file_upload_incomplete"}
+            entry = {
+                "id": file_id,
+                "title": f.get("title"),
+                "channel": body.get("channel_id"),
+                "initial_comment": body.get("initial_comment"),
+                "data": data,
+            }
+            self.files.append(entry)
+            done.append({"id": file_id, "title": f.get("title")})
+        return {"ok": True, "files": done}
+
     def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         n = next(self._ids)
+        if method == "files.getUploadURLExternal":
+            if not body.get("filename") or not str(body.get("length") or "").isdigit():
+                return {"ok": False, "error": "invalid_arguments"}
+            file_id = f"F{n:08d}"
+            self._upload_lengths[file_id] = int(body["length"])
+            return {
+                "ok": True,
+                "file_id": file_id,
+                "upload_url": f"{self.base_url}upload/{file_id}",
+            }
+        if method == "files.completeUploadExternal":
+            return self._complete(body)
         ts = f"{int(time.time())}.{n:06d}"
         if method == "apps.connections.open":
             return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "socket"}
-        if method == "auth.test" and self.auth_error is not None:
-            return {"ok": False, "error": self.auth_error}
         if method == "auth.test":
             answer: dict[str, Any] = {
                 "ok": True,
@@ -254,9 +310,10 @@ async def _decode(request: web.Request) -> dict[str, Any]:
     if request.method == "GET":
         return dict(request.query)
     raw = await request.text()
+    query = dict(request.query)  # the Web API client sends some arguments as the query
     if request.content_type == "application/json":
-        return dict(json.loads(raw or "{}"))
-    return dict(parse_qsl(raw, keep_blank_values=True))
+        return {**query, **dict(json.loads(raw or "{}"))}
+    return {**query, **dict(parse_qsl(raw, keep_blank_values=True))}
 
 
 def all_text(value: Any) -> str:

@@ -22,6 +22,7 @@ import aiohttp
 from multidict import MultiDict
 from slack_sdk.signature import SignatureVerifier
 
+from bot.clock import Clock, system_clock
 from tests.support.slack_api import TEAM, SlackApi
 
 
@@ -36,18 +37,24 @@ class Answer:
         return dict(json.loads(self.text)) if self.text else {}
 
 
+# One numbering for every client in the process: like Slack's, a trigger_id is never
+# handed out twice, even to requests posted to two replicas.
+_SERIAL = itertools.count(1)
+
+
 class SlackClient:
-    def __init__(self, url: str, secret: str, api: SlackApi) -> None:
+    def __init__(
+        self, url: str, secret: str, api: SlackApi, *, clock: Clock = system_clock
+    ) -> None:
         self.url = url  # http://127.0.0.1:PORT/slack/events
         self.secret = secret
         self.api = api
-        self._n = itertools.count(1)
+        self.clock = clock  # Slack stamps its requests by the same time as the bot's clock
+        self._n = _SERIAL
         self.session: aiohttp.ClientSession | None = None  # shared when set (benchmarks)
 
     def with_url(self, url: str) -> SlackClient:
-        other = SlackClient(url, self.secret, self.api)
-        other._n = self._n
-        return other
+        return SlackClient(url, self.secret, self.api, clock=self.clock)
 
     async def post(
         self,
@@ -56,8 +63,9 @@ class SlackClient:
         *,
         timestamp: int | None = None,
         signature: str | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> Answer:
-        ts = str(int(time.time()) if timestamp is None else timestamp)
+        ts = str(self.now() if timestamp is None else timestamp)
         sig = signature or SignatureVerifier(self.secret).generate_signature(
             timestamp=ts, body=body
         )
@@ -65,12 +73,17 @@ class SlackClient:
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": ts,
             "X-Slack-Signature": sig,
+            **(extra_headers or {}),
         }
         started = time.monotonic()
         if self.session is not None:
             return await self._send(self.session, body, headers, started)
         async with aiohttp.ClientSession() as session:
             return await self._send(session, body, headers, started)
+
+    def now(self) -> int:
+        """The request timestamp Slack would send now."""
+        return int(self.clock().timestamp())
 
     def sign(self, timestamp: str, raw: bytes) -> str:
         """Slack's v0 signature over raw bytes (the SDK's helper first decodes them as UTF-8)."""
@@ -90,7 +103,7 @@ class SlackClient:
         """Post ``raw`` as it is, signed unless ``signature`` is given; ``timestamp`` is sent
         as written (any text), ``headers`` are added as they are (repeats included), and
         the headers named in ``omit`` are not sent at all."""
-        ts = str(int(time.time())) if timestamp is None else timestamp
+        ts = str(self.now()) if timestamp is None else timestamp
         sent: list[tuple[str, str]] = [
             ("X-Slack-Request-Timestamp", ts),
             ("X-Slack-Signature", signature if signature is not None else self.sign(ts, raw)),
@@ -224,8 +237,11 @@ class SlackClient:
         return await self.interact(payload)
 
     async def event(self, event: dict[str, Any]) -> Answer:
+        return await self.post(self.event_body(event), "application/json")
+
+    def event_body(self, event: dict[str, Any]) -> str:
         n = next(self._n)
-        body = json.dumps(
+        return json.dumps(
             {
                 "token": "legacy",
                 "team_id": TEAM,
@@ -236,7 +252,6 @@ class SlackClient:
                 "event_time": int(time.time()),
             }
         )
-        return await self.post(body, "application/json")
 
     async def home_opened(self, user: str = "UADMIN01") -> Answer:
         return await self.event(

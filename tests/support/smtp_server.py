@@ -15,6 +15,11 @@ table; ``reply_delay`` delays every reply (the benchmark models a 50 ms round tr
 
 TLS 1.0 needs ``@SECLEVEL=0`` on both sides with OpenSSL 3; :func:`tls10_available` says
 whether the local OpenSSL can still negotiate it.
+
+Server-side suites and versions as an admin sets them (TLS 1.3 suites included): pass
+``tls=TlsOptions(...)`` (``tests.support.openssl_server``); the server then speaks TLS
+through pyOpenSSL. Either way ``handshakes`` lists ``(version, cipher)`` of every TLS
+session the server completed, and ``failed_handshakes`` counts the others.
 """
 
 from __future__ import annotations
@@ -29,8 +34,12 @@ import warnings
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
+
+from OpenSSL import SSL
 
 from tests.support.certs import ServedCert
+from tests.support.openssl_server import TlsOptions, TlsStream
 
 
 class Behaviour(enum.StrEnum):
@@ -97,15 +106,21 @@ class SmtpServer:
     drip_interval: float = 1.0
     name: str = "mx.example.test"
     accept_data: bool = False  # only a mail sink for a real MTA's deliveries accepts DATA
+    tls: TlsOptions | None = None  # suites and versions through pyOpenSSL (STARTTLS only)
 
     def __post_init__(self) -> None:
         self.connections = 0
         self.commands: list[str] = []
         self.messages: list[bytes] = []
+        self.handshakes: list[tuple[str, str | None]] = []
+        self.failed_handshakes = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._tls: ssl.SSLContext | None = None
-        if self.cert is not None:
+        self._openssl: SSL.Context | None = None
+        if self.cert is not None and self.tls is not None:
+            self._openssl = self.tls.context(self.cert)
+        elif self.cert is not None:
             self._tls = server_context(self.behaviour, self.cert)
 
     async def __aenter__(self) -> SmtpServer:
@@ -136,7 +151,7 @@ class SmtpServer:
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await self._dialogue(reader, writer)
-        except (OSError, ssl.SSLError, asyncio.IncompleteReadError, ValueError):
+        except (OSError, ssl.SSLError, SSL.Error, asyncio.IncompleteReadError, ValueError):
             pass  # the client went away or the handshake failed: that is what tests provoke
         finally:
             writer.close()
@@ -150,7 +165,7 @@ class SmtpServer:
         writer.write(b"".join(line.encode() + b"\r\n" for line in lines))
         await writer.drain()
 
-    async def _dialogue(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _dialogue(self, reader: Any, writer: Any) -> None:
         b = self.behaviour
         if b is Behaviour.TARPIT:
             await asyncio.sleep(3600)
@@ -200,11 +215,11 @@ class SmtpServer:
             elif verb == "STARTTLS" and not tls:
                 if b is Behaviour.STARTTLS_454:
                     await self._reply(writer, "454 4.7.0 TLS not available due to local problem")
-                elif b is Behaviour.STARTTLS_502 or self._tls is None:
+                elif b is Behaviour.STARTTLS_502 or (self._tls is None and self._openssl is None):
                     await self._reply(writer, "502 5.5.1 command not implemented")
                 else:
                     await self._reply(writer, "220 2.0.0 Ready to start TLS")
-                    await writer.start_tls(self._tls)
+                    reader, writer = await self._start_tls(reader, writer)
                     tls = True
             elif verb == "MAIL":
                 await self._reply(writer, "250 2.1.0 Ok")
@@ -226,6 +241,22 @@ class SmtpServer:
                 return
             else:
                 await self._reply(writer, "502 5.5.2 command not recognised")
+
+    async def _start_tls(self, reader: Any, writer: Any) -> tuple[Any, Any]:
+        """The server's TLS handshake; the streams the dialogue goes on with."""
+        try:
+            if self._openssl is not None:
+                stream = TlsStream(self._openssl, reader, writer)
+                self.handshakes.append(await stream.handshake())
+                return stream, stream
+            assert self._tls is not None
+            await writer.start_tls(self._tls)
+        except BaseException:
+            self.failed_handshakes += 1
+            raise
+        cipher = writer.get_extra_info("cipher")
+        self.handshakes.append((writer.get_extra_info("ssl_object").version(), cipher[0]))
+        return reader, writer
 
 
 async def _read_message(reader: asyncio.StreamReader, limit: int = 1 << 20) -> bytes:

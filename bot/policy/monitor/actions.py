@@ -33,6 +33,7 @@ from bot.clock import Clock, as_utc
 from bot.config import Settings
 from bot.policy.db import new_session
 from bot.policy.errors import InvalidInput, InvalidState, NotFound, PolicyError
+from bot.policy.evidence.traffic import traffic_for
 from bot.policy.models import ChangeRequest, DomainPolicy, Validation
 from bot.policy.monitor.alerts import ActionId, Alert, Condition, SubjectKind, Watched
 from bot.policy.monitor.delivery import deliver
@@ -69,6 +70,8 @@ class MonitorRequestKind(enum.StrEnum):
     UPGRADE = "upgrade_policy"
     ENFORCE = "enforce_policy"
 
+
+TRAFFIC_DAYS = 7  # the traffic evidence a relax / suspend / upgrade request carries
 
 _KIND = {
     ActionId.RELAX: MonitorRequestKind.RELAX,
@@ -109,6 +112,9 @@ def request_change(
             )
     validation = latest_validation(session, policy)
     changes = _changes(action, policy, validation, settings, now)
+    # what real mail got (Postfix's log): the approver sees it next to the probe's evidence
+    days = max(settings.observe_days, 1) if action is ActionId.ENFORCE else TRAFFIC_DAYS
+    traffic = traffic_for(session=session, domain=policy.domain, now=now, days=days)
     item: dict[str, Any] = {
         "op": "update_policy",
         "subject": policy.domain,
@@ -118,6 +124,7 @@ def request_change(
         "set": changes,
         "validation_id": validation.id if validation else None,
         "evidence": evidence(validation) if validation else None,
+        "traffic": traffic.to_dict(),
     }
     return propose(
         session=session,

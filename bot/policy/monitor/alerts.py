@@ -34,6 +34,9 @@ class Condition(enum.StrEnum):
     RELAXED_LAPSING = "relaxed-lapsing"
     UPGRADE_AVAILABLE = "upgrade-available"
     OBSERVE_READY = "observe-ready"
+    # from real mail, not the probe (bot.policy.monitor.evidence)
+    TRAFFIC_DEFERRED = "traffic-deferred"  # an enforced policy defers real deliveries
+    TLSRPT_FAILURES = "tlsrpt-failures"  # TLS-RPT reports: senders fail to reach our MX
 
 
 class Severity(enum.StrEnum):
@@ -110,6 +113,8 @@ class Thresholds:
     relaxed_days: int = 90  # a relaxed policy without an end date ends this long after admission
     observe_days: int = 7
     unreachable_checks: int = 2
+    tlsrpt_min_sessions: int = 10  # failed sessions to one MX host in the reports of a day …
+    tlsrpt_min_share: float = 0.05  # … and this share of the sessions reported with them
 
 
 @dataclass(frozen=True, slots=True)

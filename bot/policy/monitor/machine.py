@@ -15,13 +15,14 @@ Pure. For each condition the rules report (see :mod:`bot.policy.monitor.rules`):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.policy.evidence.traffic import Traffic
 from bot.policy.monitor.alerts import Alert, Condition, Thresholds, Watched, WatchState
-from bot.policy.monitor.rules import Finding, clean_since, findings, unreachable_streak
+from bot.policy.monitor.rules import Finding, Found, clean_since, findings, unreachable_streak
 from bot.probe.model import TargetResult, Verdict
 
 
@@ -41,16 +42,60 @@ def evaluate(
     thresholds: Thresholds,
     *,
     evidence: Mapping[str, Any] | None = None,
+    traffic: Traffic | None = None,
 ) -> Outcome:
-    found = findings(w, state, result, now, thresholds)
+    """One probe check. ``traffic``: what real mail got lately (observe mode's second test)."""
+    found = findings(w, state, result, now, thresholds, traffic=traffic)
     evidence = dict(evidence if evidence is not None else result.to_dict())
+    step = apply(
+        w,
+        state.open,
+        found,
+        now,
+        evidence,
+        lambda condition, old: recovery(condition, w, result, old, traffic),
+    )
+    next_state = WatchState(
+        open=step.still_open,
+        unreachable_streak=unreachable_streak(state, result),
+        clean_since=clean_since(w, state, result, now) if w.observe else None,
+        last_verdict=result.verdict,
+    )
+    return Outcome(next_state, step.raised, step.resolved, step.superseded)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    still_open: dict[Condition, Alert]
+    raised: tuple[Alert, ...]
+    resolved: tuple[Alert, ...]
+    superseded: tuple[Alert, ...]
+
+
+def apply(
+    w: Watched,
+    open_alerts: Mapping[Condition, Alert],
+    found: Mapping[Condition, Found],
+    now: datetime,
+    evidence: Mapping[str, Any],
+    recover: Callable[[Condition, Alert], str],
+) -> Step:
+    """Raise, keep, supersede or resolve, condition by condition.
+
+    A condition ``found`` does not mention is another source's (the probe's, or real
+    mail's): whatever is open for it stays open.
+    """
     still_open: dict[Condition, Alert] = {}
     raised: list[Alert] = []
     resolved: list[Alert] = []
     superseded: list[Alert] = []
     for condition in Condition:
-        old = state.open.get(condition)
-        new = found.get(condition)
+        old = open_alerts.get(condition)
+        if condition not in found:
+            if old is not None:
+                still_open[condition] = old
+            continue
+        new = found[condition]
         if isinstance(new, Finding):
             if old is not None and old.fingerprint == new.fingerprint:
                 still_open[condition] = old
@@ -62,16 +107,10 @@ def evaluate(
             still_open[condition] = alert
         elif new is None:
             if old is not None:
-                resolved.append(old.resolve(now, recovery(condition, w, result, old)))
+                resolved.append(old.resolve(now, recover(condition, old)))
         elif old is not None:  # unknown: keep what was open
             still_open[condition] = old
-    next_state = WatchState(
-        open=still_open,
-        unreachable_streak=unreachable_streak(state, result),
-        clean_since=clean_since(w, state, result, now) if w.observe else None,
-        last_verdict=result.verdict,
-    )
-    return Outcome(next_state, tuple(raised), tuple(resolved), tuple(superseded))
+    return Step(still_open, tuple(raised), tuple(resolved), tuple(superseded))
 
 
 def close_all(state: WatchState, now: datetime, reason: str) -> Outcome:
@@ -97,7 +136,13 @@ def _alert(w: Watched, f: Finding, now: datetime, evidence: Mapping[str, Any]) -
     )
 
 
-def recovery(condition: Condition, w: Watched, result: TargetResult, old: Alert) -> str:
+def recovery(
+    condition: Condition,
+    w: Watched,
+    result: TargetResult,
+    old: Alert,
+    traffic: Traffic | None = None,
+) -> str:
     """The follow-up sentence when a condition no longer holds."""
     verdict = result.verdict
     match condition:
@@ -122,6 +167,13 @@ def recovery(condition: Condition, w: Watched, result: TargetResult, old: Alert)
         case Condition.OBSERVE_READY:
             if not w.observe:
                 return f"Resolved: the policy for {w.name} is now enforced."
+            if verdict.ok and traffic is not None and not traffic.clean_for(w.level.value):
+                return (
+                    f"Real mail to {w.name} is no longer clean ({traffic.summary()}); "
+                    "the observation restarts."
+                )
             return (
                 f"{w.name} no longer validates cleanly ({verdict.label}); the observation restarts."
             )
+        case _:
+            return f"Resolved: {old.summary}"

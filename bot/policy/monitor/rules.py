@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from bot.clock import as_utc
+from bot.policy.evidence.traffic import Traffic
 from bot.policy.monitor.alerts import (
     ActionId,
     Condition,
@@ -56,7 +57,13 @@ _FIX = (ActionId.RECHECK, ActionId.RELAX, ActionId.SUSPEND)
 
 
 def findings(
-    w: Watched, state: WatchState, result: TargetResult, now: datetime, t: Thresholds
+    w: Watched,
+    state: WatchState,
+    result: TargetResult,
+    now: datetime,
+    t: Thresholds,
+    *,
+    traffic: Traffic | None = None,
 ) -> dict[Condition, Found]:
     out: dict[Condition, Found] = {
         Condition.UNREACHABLE: _unreachable(w, state, result, t),
@@ -69,7 +76,7 @@ def findings(
     out[Condition.MX_NOT_COVERED] = _mx_not_covered(w, result)
     out[Condition.RELAXED_LAPSING] = _relaxed_lapsing(w, result, now, t)
     out[Condition.UPGRADE_AVAILABLE] = _upgrade(w, result)
-    out[Condition.OBSERVE_READY] = _observe_ready(w, state, result, now, t)
+    out[Condition.OBSERVE_READY] = _observe_ready(w, state, result, now, t, traffic)
     return out
 
 
@@ -323,21 +330,38 @@ def _upgrade(w: Watched, result: TargetResult) -> Found:
 
 
 def _observe_ready(
-    w: Watched, state: WatchState, result: TargetResult, now: datetime, t: Thresholds
+    w: Watched,
+    state: WatchState,
+    result: TargetResult,
+    now: datetime,
+    t: Thresholds,
+    traffic: Traffic | None,
 ) -> Found:
+    """Probes clean for the observe days — and real mail too, when Postfix's log is read.
+
+    ``traffic`` covers the last ``observe_days`` days: one delivery below the level the
+    policy would enforce (plaintext, or an untrusted certificate for a strict policy)
+    or one TLS deferral in that window holds the proposal back. No traffic seen is no
+    evidence against: the probe alone decides then, as without the log.
+    """
     if not w.observe:
         return None
     since = clean_since(w, state, result, now)
     if since is None or now - since < timedelta(days=t.observe_days):
         return None
+    if traffic is not None and not traffic.clean_for(w.level.value):
+        return None
+    seen = traffic is not None and (traffic.deliveries or traffic.deferrals)
+    details = (traffic.summary(),) if traffic is not None and seen else ()
     return Finding(
         Condition.OBSERVE_READY,
         f"clean-since:{since.isoformat()}",
         Severity.INFO,
-        f"{w.name} has validated cleanly for {(now - since).days} day(s) in observe mode; "
-        "enforcement is proposed.",
+        f"{w.name} has validated cleanly for {(now - since).days} day(s) in observe mode"
+        + (" and real mail to it was clean" if seen else "")
+        + "; enforcement is proposed.",
         "Nothing until the change request is approved; then the policy is published "
         "and TLS enforced.",
-        (),
+        details,
         (ActionId.ENFORCE, ActionId.RECHECK),
     )

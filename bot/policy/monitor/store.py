@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from bot.policy.evidence.traffic import traffic_for
 from bot.policy.models import DomainPolicy, InboundRoute, Validation
 from bot.policy.monitor.alerts import Alert, Condition, SubjectKind, Thresholds, Watched, WatchState
 from bot.policy.monitor.machine import Outcome, close_all, evaluate
@@ -254,7 +255,11 @@ def record_check(
         session.rollback()
         return None
     validation = record_validation(session=session, result=result, now=now)
-    outcome = evaluate(claimed.watched, load_state(session, item), result, now, thresholds)
+    w = claimed.watched
+    traffic = None
+    if w.kind is SubjectKind.POLICY and w.observe:  # real mail must be clean too
+        traffic = traffic_for(session=session, domain=w.name, now=now, days=thresholds.observe_days)
+    outcome = evaluate(w, load_state(session, item), result, now, thresholds, traffic=traffic)
     _write_alerts(session, outcome, validation_id=validation.id)
     item.next_check_at = next_slot(claimed.watched.key, now, period)
     item.lease_until = None

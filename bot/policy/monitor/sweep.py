@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.policy.db import new_session
 from bot.policy.monitor.alerts import Alert, SubjectKind, Thresholds, Watched
 from bot.policy.monitor.delivery import deliver
+from bot.policy.monitor.evidence import check_evidence
 from bot.policy.monitor.machine import Outcome
 from bot.policy.monitor.schedule import period_of
 from bot.policy.monitor.sink import AlertSink
@@ -148,8 +149,17 @@ async def sweep(
                 for alert in outcome.raised:
                     with new_session(engine) as session:
                         await after_raise(session, alert, claimed.watched)
+    changed = await asyncio.to_thread(_evidence, engine, clock(), config)
+    raised.extend(a for a in changed if not a.resolved)
+    resolved.extend(a for a in changed if a.resolved)
     delivered = await deliver(engine=engine, sink=sink, clock=clock)
     return SweepReport(checked, tuple(raised), tuple(resolved), failed, delivered)
+
+
+def _evidence(engine: Engine, now: datetime, config: MonitorConfig) -> list[Alert]:
+    """The alerts from real mail (Postfix's log, TLS-RPT), every sweep."""
+    with new_session(engine) as session:
+        return check_evidence(session=session, now=now, thresholds=config.thresholds)
 
 
 def _sync(engine: Engine, now: datetime, config: MonitorConfig) -> list[Alert]:

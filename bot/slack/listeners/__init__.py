@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack.listeners import approvals, batch, commands, domains, home, monitor, routes
+from bot.slack.listeners import (
+    approvals,
+    batch,
+    commands,
+    domains,
+    gateways,
+    home,
+    monitor,
+    routes,
+)
 
 
 def register(app: AsyncApp) -> None:
-    for module in (commands, routes, batch, domains, approvals, home, monitor):
+    for module in (commands, routes, batch, domains, approvals, home, monitor, gateways):
         module.register(app)

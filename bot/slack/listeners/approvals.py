@@ -7,7 +7,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.approval import decide, show_decision
+from bot.policy.approvals import Outcome
+from bot.policy.errors import InvalidState
+from bot.slack import gateways, notices
+from bot.slack.approval import decide, repair_message
 from bot.slack.ids import Action, Block, Field, View
 from bot.slack.listeners.util import (
     action_int,
@@ -20,6 +23,7 @@ from bot.slack.listeners.util import (
 from bot.slack.middleware import require_approver, services_of
 from bot.slack.replies import actor_of, tell
 from bot.slack.views.approval import reject_view
+from bot.slack.views.kit import escape
 from bot.slack.views.meta import Meta
 
 
@@ -32,11 +36,17 @@ async def on_approve(
     channel, ts = message_location(body)
 
     async def work() -> None:
-        decision, card = await decide(
-            services, client, request_id=request_id, actor=actor_of(body), approving=True
-        )
-        await show_decision(client, decision, card, channel=channel, ts=ts)
-        await tell(client, body, decision.message)
+        try:
+            decision, _ = await decide(
+                services, client, request_id=request_id, actor=actor_of(body), approving=True
+            )
+        except InvalidState:  # decided meanwhile: the clicked message may be out of date
+            await repair_message(services, client, request_id, channel, ts)
+            raise
+        await notices.deliver(services, client)
+        await tell(client, body, escape(decision.message))
+        if decision.outcome is Outcome.APPLIED:
+            gateways.after_change(services, client)  # hand-overs, the Mimecast sync
 
     later(services, client, body, work(), f"approve #{request_id}")
 
@@ -70,15 +80,19 @@ async def on_reject_reason(
 
     async def work() -> None:
         assert meta.request is not None
-        decision, card = await decide(
-            services,
-            client,
-            request_id=meta.request,
-            actor=actor_of(body),
-            approving=False,
-            reason=reason,
-        )
-        await show_decision(client, decision, card, channel=meta.channel, ts=meta.ts)
+        try:
+            await decide(
+                services,
+                client,
+                request_id=meta.request,
+                actor=actor_of(body),
+                approving=False,
+                reason=reason,
+            )
+        except InvalidState:
+            await repair_message(services, client, meta.request, meta.channel, meta.ts)
+            raise
+        await notices.deliver(services, client)
 
     later(services, client, body, work(), f"reject #{meta.request}")
 

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
+from bot.policy.evidence.traffic import traffic_for
 from bot.policy.monitor.history import domain_status
 from bot.policy.queries import find_policy
 from bot.policy.requests import Rules, propose_remove_domains
@@ -33,6 +34,7 @@ from bot.slack.replies import actor_of, tell
 from bot.slack.services import Services
 from bot.slack.views.domains import domains_add_view, working_view
 from bot.slack.views.help import help_message
+from bot.slack.views.kit import mrkdwn
 from bot.slack.views.meta import Meta
 from bot.slack.views.model import DomainRow, RowState
 from bot.slack.views.reports import (
@@ -86,9 +88,9 @@ async def on_check(req: Request) -> None:
         else:
             probe = req.services.prober.probe_domain(normalise_domain(target))
     except InvalidName as exc:
-        await req.ack(text=f":no_entry: {exc}")
+        await req.ack(text=mrkdwn(":no_entry: {}", exc))
         return
-    await req.ack(text=f":hourglass_flowing_sand: Checking {target}…")
+    await req.ack(text=mrkdwn(":hourglass_flowing_sand: Checking {}…", target))
 
     async def answer() -> None:
         result = await probe
@@ -122,7 +124,9 @@ async def on_add(req: Request) -> None:
 
 async def on_remove(req: Request) -> None:
     domains = list(req.parsed.args)
-    await req.ack(text=f":hourglass_flowing_sand: Asking to remove {len(domains)} TLS policies…")
+    await req.ack(
+        text=mrkdwn(":hourglass_flowing_sand: Asking to remove {} TLS policies…", len(domains))
+    )
     services, actor = req.services, actor_of(req.body)
     rules = Rules.from_settings(services.settings)
 
@@ -139,7 +143,9 @@ async def on_remove(req: Request) -> None:
         await tell(
             req.client,
             req.body,
-            f"Change request #{request_id} to remove {', '.join(domains)} awaits approval.",
+            mrkdwn(
+                "Change request #{} to remove {} awaits approval.", request_id, ", ".join(domains)
+            ),
             replace=True,
         )
 
@@ -157,25 +163,29 @@ async def _answer(req: Request, build: Callable[[Session], dict[str, Any]]) -> N
     req.later(work(), str(req.parsed.sub))
 
 
+TRAFFIC_DAYS = 7  # real mail shown with /tls status DOMAIN
+
+
 async def on_status(req: Request) -> None:
     if not req.parsed.args:
-        await _answer(req, lambda s: status_message(home_data(s)))
+        gateways = req.services.settings.gateways
+        await _answer(req, lambda s: status_message(home_data(s, gateways)))
         return
     try:
         domain = normalise_domain(req.parsed.args[0])
     except InvalidName as exc:
-        await req.ack(text=f":no_entry: {exc}")
+        await req.ack(text=mrkdwn(":no_entry: {}", exc))
         return
 
     relaxed_days = req.services.settings.relaxed_days
 
     def build(session: Session) -> dict[str, Any]:
-        history = domain_status(
-            session=session, domain=domain, now=req.services.clock(), relaxed_days=relaxed_days
-        )
+        now = req.services.clock()
+        history = domain_status(session=session, domain=domain, now=now, relaxed_days=relaxed_days)
+        traffic = traffic_for(session=session, domain=domain, now=now, days=TRAFFIC_DAYS)
         policy = find_policy(session=session, domain=domain)
         if policy is None:
-            return domain_status_message(None, domain, history)
+            return domain_status_message(None, domain, history, traffic)
         latest = latest_validation(session, domain)
         validation_id = latest.id if latest is not None else policy.validation_id
         reason, detail = reason_of(session, validation_id)
@@ -188,7 +198,7 @@ async def on_status(req: Request) -> None:
             reason=reason,
             detail=detail,
         )
-        return domain_status_message(row, domain, history)
+        return domain_status_message(row, domain, history, traffic)
 
     await _answer(req, build)
 
@@ -203,7 +213,7 @@ async def on_audit(req: Request) -> None:
         try:
             domain = normalise_domain(req.parsed.args[0])
         except InvalidName as exc:
-            await req.ack(text=f":no_entry: {exc}")
+            await req.ack(text=mrkdwn(":no_entry: {}", exc))
             return
     await _answer(req, lambda s: audit_message(audit_lines(s, domain), domain))
 

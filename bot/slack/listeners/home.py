@@ -17,6 +17,7 @@ from bot.slack.middleware import services_of
 from bot.slack.pages import home_data
 from bot.slack.replies import actor_of, dm
 from bot.slack.views.home import home_view
+from bot.slack.views.kit import mrkdwn
 from bot.slack.views.reports import DELIVERY, RECEIPT
 
 
@@ -26,7 +27,10 @@ async def on_home_opened(
     if event.get("tab", "home") != "home":
         return
     services = services_of(context)
-    data = await services.store.run(home_data)
+    gateways = services.settings.gateways
+    data = await services.store.run(
+        lambda session: home_data(session, gateways, now=services.clock())
+    )
     await client.views_publish(user_id=event["user"], view=home_view(data))
 
 
@@ -79,7 +83,7 @@ async def on_policy_delete_submit(
         await dm(
             client,
             actor.id,
-            f"Change request #{request_id} to delete the TLS policy awaits approval.",
+            mrkdwn("Change request #{} to delete the TLS policy awaits approval.", request_id),
         )
 
     later(services, client, body, work(), "policy delete")

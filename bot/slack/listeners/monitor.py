@@ -23,6 +23,7 @@ from bot.slack.middleware import services_of
 from bot.slack.monitor.opened import show_request_opened
 from bot.slack.monitor.sink import alert_sink
 from bot.slack.replies import actor_of, tell
+from bot.slack.views.kit import escape
 
 
 async def on_alert_button(
@@ -55,7 +56,7 @@ async def on_alert_button(
                 action=ActionId(action),
                 request_id=done.request_id,
             )
-        await tell(client, body, done.text)
+        await tell(client, body, escape(done.text))
 
     later(services, client, body, work(), f"{action} {value}")
 

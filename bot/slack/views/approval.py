@@ -12,13 +12,15 @@ from bot.slack.views.kit import (
     TICK,
     WARN,
     BlockDict,
+    Mrkdwn,
     actions,
     button,
     chunk_lines,
     context,
-    escape,
     header,
+    mention,
     modal,
+    mrkdwn,
     section,
     text_input,
 )
@@ -28,32 +30,35 @@ from bot.slack.views.model import RequestCard
 _STATE_MARK = {"approved": TICK, "rejected": CROSS, "expired": WARN, "superseded": WARN}
 
 
-def when(card_time: Any) -> str:
+def when(card_time: Any) -> Mrkdwn:
     stamp = int(card_time.timestamp())
     fallback = card_time.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{fallback}>"
+    return Mrkdwn(f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{fallback}>")
 
 
 def request_message(card: RequestCard) -> dict[str, Any]:
     """``text`` + ``blocks`` for chat.postMessage / chat.update (at most 50 blocks)."""
     blocks: list[BlockDict] = [header(f"Change request #{card.id}: {card.title}")]
-    blocks.append(context(f"Requested by <@{card.requester_id}> {when(card.created_at)}"))
-    items = [f"• {escape(item)}" for item in card.items]
+    blocks.append(
+        context(mrkdwn("Requested by {} {}", mention(card.requester_id), when(card.created_at)))
+    )
+    items = [mrkdwn("• {}", item) for item in card.items]
     for text in chunk_lines(items)[:8]:
         blocks.append(section(text))
     if card.counts:
         counts = ", ".join(f"{n} {label}" for label, n in card.counts.items())
-        blocks.append(section(f"*Validation evidence:* {counts}"))
-    for text in chunk_lines([f"{CROSS} {escape(p)}" for p in card.problems])[:8]:
+        blocks.append(section(mrkdwn("*Validation evidence:* {}", counts)))
+    for text in chunk_lines([mrkdwn("{} {}", CROSS, p) for p in card.problems])[:8]:
         blocks.append(section(text))
-    for text in chunk_lines([f"{WARN} {escape(w)}" for w in card.warnings])[:4]:
+    for text in chunk_lines([mrkdwn("{} {}", WARN, w) for w in card.warnings])[:4]:
         blocks.append(section(text))
     if card.state == "pending":
         if card.approvals:
-            who = ", ".join(f"<@{u}>" for u in card.approvals)
-            blocks.append(
-                context(f"Approved so far by {who} ({len(card.approvals)} of {card.required})")
+            who = Mrkdwn(", ".join(mention(u) for u in card.approvals))
+            so_far = mrkdwn(
+                "Approved so far by {} ({} of {})", who, len(card.approvals), card.required
             )
+            blocks.append(context(so_far))
         blocks.append(
             actions(
                 button("Approve", Action.APPROVE, str(card.id), style="primary"),
@@ -62,22 +67,19 @@ def request_message(card: RequestCard) -> dict[str, Any]:
         )
     else:
         mark = _STATE_MARK.get(card.state, HOURGLASS)
-        line = f"{mark} *{card.state.capitalize()}*"
-        if card.decided_by:
-            line += f" by <@{card.decided_by}>"
-        if card.decided_at is not None:
-            line += f" {when(card.decided_at)}"
-        if card.reason:
-            line += f"\nReason: {escape(card.reason)}"
+        by = mrkdwn(" by {}", mention(card.decided_by)) if card.decided_by else ""
+        at = mrkdwn(" {}", when(card.decided_at)) if card.decided_at is not None else ""
+        why = mrkdwn("\nReason: {}", card.reason) if card.reason else ""
+        line = mrkdwn("{} *{}*{}{}{}", mark, card.state.capitalize(), by, at, why)
         blocks.append(section(line))
     blocks = blocks[: MESSAGE_BLOCKS - 1] + blocks[MESSAGE_BLOCKS - 1 :][:1]
-    text = f"Change request #{card.id}: {card.title} ({card.state})"
+    text = mrkdwn("Change request #{}: {} ({})", card.id, card.title, card.state)
     return {"text": text, "blocks": blocks}
 
 
 def reject_view(meta: Meta, request_id: int) -> dict[str, Any]:
     blocks = [
-        section(f"Reject change request #{request_id}. The requester sees your reason."),
+        section(mrkdwn("Reject change request #{}. The requester sees your reason.", request_id)),
         text_input(Block.REASON, Field.REASON, "Reason", multiline=True, max_length=1000),
     ]
     return modal(
@@ -85,12 +87,8 @@ def reject_view(meta: Meta, request_id: int) -> dict[str, Any]:
     )
 
 
-def decision_dm(card: RequestCard) -> str:
+def decision_dm(card: RequestCard) -> Mrkdwn:
     verb = {"approved": "approved", "rejected": "rejected"}.get(card.state, card.state)
-    text = f"Your change request #{card.id} ({card.title}) was {verb}"
-    if card.decided_by:
-        text += f" by <@{card.decided_by}>"
-    text += "."
-    if card.reason:
-        text += f" Reason: {card.reason}"
-    return text
+    by = mrkdwn(" by {}", mention(card.decided_by)) if card.decided_by else ""
+    why = mrkdwn(" Reason: {}", card.reason) if card.reason else ""
+    return mrkdwn("Your change request #{} ({}) was {}{}.{}", card.id, card.title, verb, by, why)

@@ -19,6 +19,7 @@ from bot.slack.views.kit import (
     escape,
     header,
     modal,
+    mrkdwn,
     section,
     text_input,
 )
@@ -33,7 +34,6 @@ REVIEW_ROWS = 50  # one block per problem line at most
 
 
 def row_blocks(row: DomainRow, expanded: bool) -> list[BlockDict]:
-    name = f"*{escape(row.domain)}*"
     if row.validating:
         status = f"{HOURGLASS} Validating…"
     elif row.verdict is None:
@@ -46,18 +46,19 @@ def row_blocks(row: DomainRow, expanded: bool) -> list[BlockDict]:
         status += f" · policy: {row.level or 'strict'}"
     elif row.state is RowState.PENDING:
         status += " · awaiting approval"
+    detail = ""
     more: dict[str, Any] | None = None
     if row.reason and row.verdict is not None and not row.verdict.ok:
         full = row.detail or row.reason
         text, clipped = short(full)
         if expanded:
-            status += f"\n{escape(full)}"
+            detail = "\n" + full
             more = button("Less", Action.DOMAIN_LESS, row.key)
         else:
-            status += f"\n{escape(text)}"
+            detail = "\n" + text
             if clipped or row.detail:
                 more = button("More", Action.DOMAIN_MORE, row.key)
-    blocks: list[BlockDict] = [section(f"{name}\n{status}")]
+    blocks: list[BlockDict] = [section(mrkdwn("*{}*\n{}{}", row.domain, status, detail))]
     if row.state is RowState.PENDING:
         return blocks
     buttons = [button("Validate", Action.DOMAIN_VALIDATE, row.key)]
@@ -70,33 +71,39 @@ def row_blocks(row: DomainRow, expanded: bool) -> list[BlockDict]:
 
 def domains_view(page: DomainsPage, meta: Meta) -> dict[str, Any]:
     blocks: list[BlockDict] = [header("External domains")]
-    intro = (
-        f"{page.total_policies} external domain TLS {_policies(page.total_policies)} in force."
-        " Add the partner domains whose mail must travel over TLS."
+    intro = mrkdwn(
+        "{} external domain TLS {} in force. Add the partner domains whose mail must travel "
+        "over TLS.",
+        page.total_policies,
+        _policies(page.total_policies),
     )
     blocks.append(section(intro))
     if page.notice:
         blocks.append(section(escape(page.notice)))
     if page.progress is not None and page.progress.done < page.progress.total:
         blocks.append(
-            section(f"{HOURGLASS} Validating {page.progress.done} of {page.progress.total}…")
+            section(
+                mrkdwn(
+                    "{} Validating {} of {}…", HOURGLASS, page.progress.done, page.progress.total
+                )
+            )
         )
     blocks.append(divider())
     expanded = set(page.expanded)
     for row in page.rows[:PAGE_SIZE]:
         blocks.extend(row_blocks(row, row.key in expanded))
     if not page.rows:
-        blocks.append(section("_No external domains yet._"))
+        blocks.append(section(mrkdwn("_No external domains yet._")))
     nav = []
     if page.page > 0:
         nav.append(button("◀ Previous", Action.DOMAINS_PAGE, str(page.page - 1)))
     if page.page + 1 < page.pages:
         nav.append(button("Next page ▶", Action.DOMAINS_PAGE, str(page.page + 1)))
     if nav:
-        blocks.append(context(f"Page {page.page + 1} of {page.pages}"))
+        blocks.append(context(mrkdwn("Page {} of {}", page.page + 1, page.pages)))
         blocks.append(actions(*nav))
     for item in page.pending[:5]:
-        blocks.append(context(f"{HOURGLASS} Awaiting approval: {escape(item.text)}"))
+        blocks.append(context(mrkdwn("{} Awaiting approval: {}", HOURGLASS, item.text)))
     footer = [button("Add External Domains", Action.DOMAINS_ADD)]
     if page.draft_lines:
         footer.append(button("Finish", Action.FINISH, style="primary"))
@@ -107,8 +114,11 @@ def domains_view(page: DomainsPage, meta: Meta) -> dict[str, Any]:
 def domains_add_view(meta: Meta, initial: str = "") -> dict[str, Any]:
     blocks = [
         section(
-            f"One domain per line, at most {MAX_BATCH} lines. *Continue* checks each line; "
-            "larger lists go in several batches."
+            mrkdwn(
+                "One domain per line, at most {} lines. *Continue* checks each line; "
+                "larger lists go in several batches.",
+                MAX_BATCH,
+            )
         ),
         text_input(
             Block.DOMAINS,
@@ -125,36 +135,42 @@ def domains_add_view(meta: Meta, initial: str = "") -> dict[str, Any]:
 def review_view(review: BatchReview, meta: Meta) -> dict[str, Any]:
     clean, problems = review.clean, review.problems
     blocks: list[BlockDict] = [header("Check the list")]
-    blocks.append(section(f"{TICK} {len(clean)} {_domains(len(clean))} ready to add."))
+    blocks.append(section(mrkdwn("{} {} {} ready to add.", TICK, len(clean), _domains(len(clean)))))
     if problems:
         blocks.append(
             section(
-                f"{CROSS} {len(problems)} {_lines(len(problems))} cannot be added; "
-                "*Remove* them, or fix the list and try again."
+                mrkdwn(
+                    "{} {} {} cannot be added; *Remove* them, or fix the list and try again.",
+                    CROSS,
+                    len(problems),
+                    _lines(len(problems)),
+                )
             )
         )
     for line in problems[:REVIEW_ROWS]:
-        text = (
-            f"Line {line.number}: `{escape(line.text[:120]) or ' '}` — {escape(line.problem or '')}"
-        )
+        text = mrkdwn("Line {}: `{}` — {}", line.number, line.text[:120] or " ", line.problem or "")
         blocks.append(
             section(text, accessory=button("Remove", Action.BATCH_REMOVE, str(line.number)))
         )
     if clean:
-        names = [f"• {escape(line.domain or line.text)}" for line in clean]
+        names = [mrkdwn("• {}", line.domain or line.text) for line in clean]
         for text in chunk_lines(names)[:3]:
             blocks.append(section(text))
     submit = "Add" if clean and not problems else None
     if not problems and not clean:
-        blocks.append(section("_Nothing to add._"))
+        blocks.append(section(mrkdwn("_Nothing to add._")))
     return modal(View.DOMAINS_REVIEW, TITLE, blocks, metadata=meta.encode(), submit=submit)
 
 
 def domain_validate_view(domain: str, meta: Meta) -> dict[str, Any]:
     blocks = [
         section(
-            f"*Validate {escape(domain)}*: its MX hosts are tested for STARTTLS. Enter an email "
-            f"address at {escape(domain)}; nothing is sent."
+            mrkdwn(
+                "*Validate {}*: its MX hosts are tested for STARTTLS. Enter an email "
+                "address at {}; nothing is sent.",
+                domain,
+                domain,
+            )
         ),
         text_input(Block.EMAIL, Field.EMAIL, "Email address", placeholder=f"postmaster@{domain}"),
     ]
@@ -165,23 +181,24 @@ def summary_view(summary: Summary, meta: Meta) -> dict[str, Any]:
     n = summary.total_policies
     blocks: list[BlockDict] = [
         header("Summary"),
-        section(f"*{n}* external domain TLS {_policies(n)}."),
+        section(mrkdwn("*{}* external domain TLS {}.", n, _policies(n))),
     ]
     if summary.request_id is not None:
-        lines = [f"• {escape(item)}" for item in summary.requested]
-        blocks.append(section(f"{HOURGLASS} Change request #{summary.request_id} awaits approval:"))
+        lines = [mrkdwn("• {}", item) for item in summary.requested]
+        waits = mrkdwn("{} Change request #{} awaits approval:", HOURGLASS, summary.request_id)
+        blocks.append(section(waits))
         for text in chunk_lines(lines)[:5]:
             blocks.append(section(text))
     others = [p for p in summary.pending if p.request_id != summary.request_id]
     for item in others[:10]:
-        blocks.append(context(f"{HOURGLASS} Also awaiting approval: {escape(item.text)}"))
+        blocks.append(context(mrkdwn("{} Also awaiting approval: {}", HOURGLASS, item.text)))
     blocks.append(actions(button("Edit", Action.EDIT)))
     return modal(View.SUMMARY, TITLE, blocks, metadata=meta.encode())
 
 
 def working_view(text: str = "Working…", *, working: bool = True) -> dict[str, Any]:
     """A one-line modal: work in progress, or (``working=False``) a message to read."""
-    line = f"{HOURGLASS} {escape(text)}" if working else escape(text)
+    line = mrkdwn("{} {}", HOURGLASS, text) if working else escape(text)
     return modal(View.WORKING, TITLE, [section(line)])
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.slack.views.kit import context, section
+from bot.slack.views.kit import Mrkdwn, context, escape, mrkdwn, section
+
+USAGE = Mrkdwn(
+    "Usage: /tls setup | add | remove | check | status | routes | audit | policy delete | help"
+)
 
 HELP_LINES = (
     ("`/tls setup`", "the whole flow: inbound routes, external domains, validation, Finish"),
@@ -24,14 +28,16 @@ def help_message(problem: str | None = None) -> dict[str, Any]:
     lines = "\n".join(f"{cmd} — {what}" for cmd, what in HELP_LINES)
     blocks = []
     if problem:
-        blocks.append(section(f":grey_question: {problem}"))
+        blocks.append(section(mrkdwn(":grey_question: {}", problem)))
     blocks.append(
-        section(f"*tlsbot* makes TLS mandatory for the partner domains you name.\n{lines}")
+        section(mrkdwn("*tlsbot* makes TLS mandatory for the partner domains you name.\n{}", lines))
     )
     blocks.append(
-        context("Every change is a request that an approver confirms; nothing changes until then.")
+        context(
+            mrkdwn(
+                "Every change is a request that an approver confirms; nothing changes until then."
+            )
+        )
     )
-    text = (
-        problem + "\n" if problem else ""
-    ) + "Usage: /tls setup | add | remove | check | status | routes | audit | policy delete | help"
+    text = (escape(problem) + "\n" if problem else "") + USAGE
     return {"text": text, "blocks": blocks}

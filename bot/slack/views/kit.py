@@ -8,8 +8,9 @@ elements. Texts are clipped here so no caller can exceed them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, LiteralString
 
 BlockDict = dict[str, Any]
 
@@ -37,13 +38,55 @@ def plain(text: str, limit: int = SECTION_TEXT) -> dict[str, Any]:
     return {"type": "plain_text", "text": clip(text, limit) or " ", "emoji": True}
 
 
-def md(text: str, limit: int = SECTION_TEXT) -> dict[str, Any]:
+def md(text: Mrkdwn, limit: int = SECTION_TEXT) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": clip(text, limit) or " "}
 
 
-def escape(text: str) -> str:
-    """User-supplied text inside mrkdwn: no mentions, links or formatting tricks."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+class Mrkdwn(str):
+    """Text that may be sent to Slack as mrkdwn: every outside value in it was escaped.
+
+    This is the one seam for text that reaches Slack. Everything that sends text
+    (``section``, ``context``, ``md``, :func:`bot.slack.replies.tell` and ``dm``,
+    message ``text``) takes a ``Mrkdwn``, and the only ways to make one are
+    :func:`escape` (an outside value), :func:`mrkdwn` (our template, outside values
+    escaped) and :func:`mention` (a checked Slack ID), so mypy proves that no
+    value from a user, a partner's server or the database reaches Slack raw.
+    """
+
+    __slots__ = ()
+
+
+_ID = re.compile(r"^[UWBS][A-Z0-9]{1,20}$")
+
+
+def escape(text: object) -> Mrkdwn:
+    """An outside value inside mrkdwn: no mentions, links or formatting tricks.
+
+    Slack's three control characters are replaced by their entities (as Slack's
+    "Escaping text" rules ask); a value that already is ``Mrkdwn`` is kept.
+    """
+    if isinstance(text, Mrkdwn):
+        return text
+    raw = str(text)
+    return Mrkdwn(raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def mrkdwn(template: LiteralString, *values: object) -> Mrkdwn:
+    """``template`` (ours, with ``{}`` fields) filled with ``values``, each escaped."""
+    return Mrkdwn(template.format(*(escape(v) for v in values)))
+
+
+def mention(user_id: str) -> Mrkdwn:
+    """``<@U…>`` for a Slack user ID (or ``<!subteam^S…>`` for a user group); else escaped."""
+    if not _ID.match(user_id):
+        return escape(user_id)
+    if user_id.startswith("S"):
+        return Mrkdwn(f"<!subteam^{user_id}>")
+    return Mrkdwn(f"<@{user_id}>")
+
+
+def join(separator: LiteralString, parts: Iterable[object]) -> Mrkdwn:
+    return Mrkdwn(separator.join(escape(p) for p in parts))
 
 
 def header(text: str) -> BlockDict:
@@ -51,7 +94,7 @@ def header(text: str) -> BlockDict:
 
 
 def section(
-    text: str, *, accessory: dict[str, Any] | None = None, block_id: str | None = None
+    text: Mrkdwn, *, accessory: dict[str, Any] | None = None, block_id: str | None = None
 ) -> BlockDict:
     block: BlockDict = {"type": "section", "text": md(text)}
     if accessory is not None:
@@ -61,7 +104,7 @@ def section(
     return block
 
 
-def context(*texts: str) -> BlockDict:
+def context(*texts: Mrkdwn) -> BlockDict:
     return {"type": "context", "elements": [md(t) for t in texts[:CONTEXT_ELEMENTS]]}
 
 
@@ -91,7 +134,7 @@ def button(
     return element
 
 
-def confirm_dialog(title: str, text: str, yes: str, no: str = "Cancel") -> dict[str, Any]:
+def confirm_dialog(title: str, text: Mrkdwn, yes: str, no: str = "Cancel") -> dict[str, Any]:
     return {
         "title": plain(title, 100),
         "text": md(text, 300),
@@ -169,17 +212,17 @@ def modal(
     return view
 
 
-def chunk_lines(lines: Iterable[str], limit: int = SECTION_TEXT) -> list[str]:
+def chunk_lines(lines: Iterable[Mrkdwn], limit: int = SECTION_TEXT) -> list[Mrkdwn]:
     """Join lines into texts of at most ``limit`` characters each (a long line is clipped)."""
-    chunks: list[str] = []
+    chunks: list[Mrkdwn] = []
     current = ""
     for line in lines:
-        line = clip(line, limit)
+        line = Mrkdwn(clip(line, limit))
         if current and len(current) + 1 + len(line) > limit:
-            chunks.append(current)
+            chunks.append(Mrkdwn(current))
             current = line
         else:
             current = f"{current}\n{line}" if current else line
     if current:
-        chunks.append(current)
+        chunks.append(Mrkdwn(current))
     return chunks

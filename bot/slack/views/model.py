@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.export.handover import GatewayLine
+from bot.policy.evidence.traffic import Traffic
 from bot.policy.monitor.history import RiskRow
 from bot.probe.model import Verdict
 
@@ -136,3 +138,5 @@ class HomeData:
     failed: tuple[tuple[str, str], ...] = ()  # (domain, reason)
     audit: tuple[AuditLine, ...] = ()
     watched: tuple[RiskRow, ...] = ()  # monitored policies and routes, at risk first
+    traffic: tuple[Traffic, ...] = ()  # real mail of the last days, deferrals first
+    gateways: tuple[GatewayLine, ...] = ()  # each gateway in use: in force, waiting, drift

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.policy.evidence.traffic import Traffic
 from bot.policy.monitor.history import DomainStatus
 from bot.slack.ids import Block, Field, View
 from bot.slack.views.approval import when
+from bot.slack.views.gateways import state_line
 from bot.slack.views.kit import (
     MESSAGE_BLOCKS,
+    Mrkdwn,
     chunk_lines,
     escape,
+    mention,
     modal,
+    mrkdwn,
     plain,
     section,
 )
@@ -23,7 +28,7 @@ DELIVERY = "secure_delivery"
 RECEIPT = "secure_receipt"
 
 
-def _message(head: str, lines: list[str]) -> dict[str, Any]:
+def _message(head: Mrkdwn, lines: list[Mrkdwn]) -> dict[str, Any]:
     blocks = [section(head), *[section(t) for t in chunk_lines(lines)][: MESSAGE_BLOCKS - 1]]
     return {"text": head, "blocks": blocks}
 
@@ -31,91 +36,116 @@ def _message(head: str, lines: list[str]) -> dict[str, Any]:
 def status_message(data: HomeData) -> dict[str, Any]:
     total = sum(data.levels.values())
     levels = ", ".join(f"{n} {level}" for level, n in sorted(data.levels.items())) or "none"
-    head = f"*{total}* external domain TLS policies ({levels}); {data.routes} inbound routes."
-    lines = [f":hourglass_flowing_sand: #{p.request_id} {escape(p.text)}" for p in data.pending]
-    lines += [f":x: *{escape(d)}* — {escape(r)}" for d, r in data.failed]
+    head = mrkdwn(
+        "*{}* external domain TLS policies ({}); {} inbound routes.", total, levels, data.routes
+    )
+    lines = [mrkdwn(":hourglass_flowing_sand: #{} {}", p.request_id, p.text) for p in data.pending]
+    lines += [mrkdwn(":x: *{}* — {}", d, r) for d, r in data.failed]
+    if data.gateways:
+        lines += [mrkdwn("*Gateways:*"), *(state_line(g) for g in data.gateways)]
     return _message(head, lines)
 
 
 def domain_status_message(
-    row: DomainRow | None, domain: str, history: DomainStatus | None = None
+    row: DomainRow | None,
+    domain: str,
+    history: DomainStatus | None = None,
+    traffic: Traffic | None = None,
 ) -> dict[str, Any]:
+    extra = traffic_lines(traffic) if traffic is not None else []
     if row is None:
         lines = history_lines(history) if history is not None else []
-        return _message(f"*{escape(domain)}* has no TLS policy.", lines)
-    head = f"*{escape(domain)}*: policy {row.level or '?'}"
+        return _message(mrkdwn("*{}* has no TLS policy.", domain), lines + extra)
+    head = mrkdwn("*{}*: policy {}", domain, row.level or "?")
     if row.verdict is not None:
-        head += f"; last validation {mark(row.verdict)} {row.verdict.label}"
+        head = mrkdwn("{}; last validation {} {}", head, mark(row.verdict), row.verdict.label)
     lines = [escape(row.detail)] if row.detail else []
     if history is not None:
         lines += history_lines(history)
-    return _message(head, lines)
+    return _message(head, lines + extra)
 
 
-def history_lines(status: DomainStatus) -> list[str]:
+def traffic_lines(traffic: Traffic) -> list[Mrkdwn]:
+    """What real mail got, from Postfix's log: the last days' deliveries and TLS deferrals."""
+    days = (traffic.until - traffic.since).days + 1
+    icon = ":white_check_mark:" if traffic.clean_for("strict") else ":warning:"
+    if not traffic.deliveries and not traffic.deferrals:
+        icon = ":grey_question:"
+    return [mrkdwn("*Real mail, last {} days:* {} {}", days, icon, traffic.summary())]
+
+
+def history_lines(status: DomainStatus) -> list[Mrkdwn]:
     """The monitor's view of a domain: schedule, open alerts, certificates, changes, checks."""
-    lines = []
-    watch = []
+    lines: list[Mrkdwn] = []
+    watch: list[Mrkdwn] = []
     if status.mode:
-        watch.append(f"mode {status.mode}")
+        watch.append(mrkdwn("mode {}", status.mode))
     if status.relaxed_until is not None and status.level == "relaxed":
-        watch.append(f"relaxed until {when(status.relaxed_until)}")
+        watch.append(mrkdwn("relaxed until {}", when(status.relaxed_until)))
     if status.last_checked_at is not None:
-        watch.append(f"last checked {when(status.last_checked_at)}")
+        watch.append(mrkdwn("last checked {}", when(status.last_checked_at)))
     if status.next_check_at is not None:
-        watch.append(f"next check {when(status.next_check_at)}")
+        watch.append(mrkdwn("next check {}", when(status.next_check_at)))
     if watch:
-        lines.append("*Monitoring:* " + ", ".join(watch))
-    lines.append("*Open alerts:*" + ("" if status.open_alerts else " none"))
+        lines.append(mrkdwn("*Monitoring:* {}", Mrkdwn(", ".join(watch))))
+    lines.append(mrkdwn("*Open alerts:*{}", "" if status.open_alerts else " none"))
     lines += [
-        f"• `{escape(a.condition)}` ({a.severity.value}) {escape(a.summary)} — {when(a.raised_at)}"
+        mrkdwn("• `{}` ({}) {} — {}", a.condition, a.severity.value, a.summary, when(a.raised_at))
         for a in status.open_alerts
     ]
     if status.certificates:
-        lines.append("*Certificate expiry:*")
+        lines.append(mrkdwn("*Certificate expiry:*"))
         lines += [
-            f"• {escape(c.host)}: {when(c.not_after)} ({c.days_left} days), "
-            f"issuer {escape(c.issuer)}"
+            mrkdwn(
+                "• {}: {} ({} days), issuer {}", c.host, when(c.not_after), c.days_left, c.issuer
+            )
             for c in status.certificates
         ]
     if status.level_changes:
-        lines.append("*Level changes:*")
+        lines.append(mrkdwn("*Level changes:*"))
         lines += [
-            f"• {when(c.at)} {c.before.label} → {mark(c.after)} {c.after.label}"
+            mrkdwn("• {} {} → {} {}", when(c.at), c.before.label, mark(c.after), c.after.label)
             for c in status.level_changes
         ]
-    lines.append("*Last checks:*" + ("" if status.checks else " none yet"))
+    lines.append(mrkdwn("*Last checks:*{}", "" if status.checks else " none yet"))
     for check in status.checks:
-        line = f"• {when(check.at)} {mark(check.verdict)} {check.verdict.label}"
-        line += f" by {escape(check.checked_by)}"
-        if check.reason:
-            line += f" — {escape(check.reason)}"
+        why = mrkdwn(" — {}", check.reason) if check.reason else ""
+        line = mrkdwn(
+            "• {} {} {} by {}{}",
+            when(check.at),
+            mark(check.verdict),
+            check.verdict.label,
+            check.checked_by,
+            why,
+        )
         lines.append(line)
     return lines
 
 
 def routes_message(routes: tuple[RouteRow, ...]) -> dict[str, Any]:
     if not routes:
-        return _message("No inbound route is configured yet. Use `/tls setup` to add one.", [])
+        return _message(
+            mrkdwn("No inbound route is configured yet. Use `/tls setup` to add one."), []
+        )
     lines = []
     for route in routes:
         result = "not validated yet" if route.verdict is None else route.verdict.label
         icon = mark(route.verdict) if route.verdict is not None else ":grey_question:"
-        line = f"{icon} `{escape(route.label)}` {result}"
-        if route.reason and route.verdict is not None and not route.verdict.ok:
-            line += f" — {escape(route.reason)}"
-        lines.append(line)
-    return _message(f"*{len(routes)}* inbound routes:", lines)
+        failed = route.reason and route.verdict is not None and not route.verdict.ok
+        why = mrkdwn(" — {}", route.reason) if failed else ""
+        lines.append(mrkdwn("{} `{}` {}{}", icon, route.label, result, why))
+    return _message(mrkdwn("*{}* inbound routes:", len(routes)), lines)
 
 
 def audit_message(events: tuple[AuditLine, ...], domain: str | None) -> dict[str, Any]:
-    about = f" for {escape(domain)}" if domain else ""
+    about = mrkdwn(" for {}", domain) if domain else ""
     if not events:
-        return _message(f"No changes recorded{about}.", [])
+        return _message(mrkdwn("No changes recorded{}.", about), [])
     lines = [
-        f"{when(e.at)} <@{e.actor_id}> `{escape(e.action)}` {escape(e.subject)}" for e in events
+        mrkdwn("{} {} `{}` {}", when(e.at), mention(e.actor_id), e.action, e.subject)
+        for e in events
     ]
-    return _message(f"Recent changes{about}:", lines)
+    return _message(mrkdwn("Recent changes{}:", about), lines)
 
 
 def policy_delete_view() -> dict[str, Any]:
@@ -125,8 +155,10 @@ def policy_delete_view() -> dict[str, Any]:
     ]
     blocks = [
         section(
-            "Delete the whole TLS policy. Approvers confirm it; until then nothing changes. "
-            "Mail to and from these domains then falls back to opportunistic TLS."
+            mrkdwn(
+                "Delete the whole TLS policy. Approvers confirm it; until then nothing changes. "
+                "Mail to and from these domains then falls back to opportunistic TLS."
+            )
         ),
         {
             "type": "input",

@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from bot.probe.model import HostResult, TargetResult, Verdict
-from bot.slack.views.kit import CROSS, TICK, WARN, BlockDict, chunk_lines, escape, section
+from bot.slack.views.kit import (
+    CROSS,
+    TICK,
+    WARN,
+    BlockDict,
+    Mrkdwn,
+    chunk_lines,
+    mrkdwn,
+    section,
+)
 
 SUPPORTS_TLS = "Supports TLS"
 SHORT_REASON = 140
@@ -19,11 +28,11 @@ def mark(verdict: Verdict) -> str:
     return CROSS
 
 
-def verdict_text(verdict: Verdict, *, domain: bool = False) -> str:
+def verdict_text(verdict: Verdict, *, domain: bool = False) -> Mrkdwn:
     """``✅ Supports TLS (Strict - Trusted Enforced)`` for a domain, the label for a route."""
     if domain and verdict.ok:
-        return f"{mark(verdict)} *{SUPPORTS_TLS}* ({verdict.label})"
-    return f"{mark(verdict)} *{verdict.label}*"
+        return mrkdwn("{} *{}* ({})", mark(verdict), SUPPORTS_TLS, verdict.label)
+    return mrkdwn("{} *{}*", mark(verdict), verdict.label)
 
 
 def first_reason(result: TargetResult) -> str | None:
@@ -42,37 +51,36 @@ def short(text: str, limit: int = SHORT_REASON) -> tuple[str, bool]:
     return text[: limit - 1] + "…", True
 
 
-def host_line(host: HostResult) -> str:
-    where = escape(host.host)
+def host_line(host: HostResult) -> Mrkdwn:
+    where = host.host
     if host.address and host.address != host.host:
         where += f" ({host.address})"
-    line = f"{mark(host.verdict)} `{where}:{host.port}` {host.verdict.label}"
-    if host.tls_version:
-        line += f" · {host.tls_version}"
-        if host.cipher:
-            line += f" {host.cipher}"
-    if host.reasons:
-        line += " — " + escape("; ".join(r.message for r in host.reasons))
-    return line
+    tls = f" · {host.tls_version}" if host.tls_version else ""
+    if host.tls_version and host.cipher:
+        tls += f" {host.cipher}"
+    why = " — " + "; ".join(r.message for r in host.reasons) if host.reasons else ""
+    return mrkdwn(
+        "{} `{}:{}` {}{}{}", mark(host.verdict), where, host.port, host.verdict.label, tls, why
+    )
 
 
-def detail_lines(result: TargetResult) -> list[str]:
-    lines = [f"{mark(result.verdict)} {escape(r.message)}" for r in result.reasons]
+def detail_lines(result: TargetResult) -> list[Mrkdwn]:
+    lines = [mrkdwn("{} {}", mark(result.verdict), r.message) for r in result.reasons]
     lines += [host_line(h) for h in result.hosts]
     if result.implicit_mx:
-        lines.append("_No MX record: the domain's own address receives its mail._")
+        lines.append(mrkdwn("_No MX record: the domain's own address receives its mail._"))
     return lines
 
 
 def check_message(result: TargetResult) -> dict[str, Any]:
     """The private answer to ``/tls check``."""
     is_domain = result.kind.value != "route"
-    head = f"*{escape(result.target)}*: {verdict_text(result.verdict, domain=is_domain)}"
+    head = mrkdwn("*{}*: {}", result.target, verdict_text(result.verdict, domain=is_domain))
     reason = first_reason(result)
     if reason and not result.verdict.ok:
-        head += f"\n{escape(reason)}"
+        head = mrkdwn("{}\n{}", head, reason)
     blocks: list[BlockDict] = [section(head)]
     for text in chunk_lines(detail_lines(result))[:10]:
         blocks.append(section(text))
-    plain_text = f"{result.target}: {result.verdict.label}"
+    plain_text = mrkdwn("{}: {}", result.target, result.verdict.label)
     return {"text": plain_text, "blocks": blocks}

@@ -8,6 +8,7 @@ from bot.slack.ids import Action, Block, Field, View
 from bot.slack.views.kit import (
     HOURGLASS,
     WARN,
+    Mrkdwn,
     actions,
     button,
     confirm_dialog,
@@ -16,6 +17,7 @@ from bot.slack.views.kit import (
     escape,
     header,
     modal,
+    mrkdwn,
     section,
     text_input,
 )
@@ -26,7 +28,7 @@ from bot.slack.views.results import mark
 TITLE = "TLS policies"
 MAX_ROUTE_ROWS = 60  # each a section; the rest of the view stays under 100 blocks
 
-NO_ROUTES = (
+NO_ROUTES = Mrkdwn(
     "No inbound route is configured yet. Inbound email must be prepared first: "
     "add the mail servers that receive your company's mail, then *Validate* them."
 )
@@ -36,39 +38,42 @@ def routes_view(page: RoutesPage, meta: Meta) -> dict[str, Any]:
     blocks = [
         header("Inbound routes"),
         section(
-            "Your own mail servers that receive inbound mail. Every route must support TLS "
-            "before you can go on to external domains."
+            mrkdwn(
+                "Your own mail servers that receive inbound mail. Every route must support TLS "
+                "before you can go on to external domains."
+            )
         ),
     ]
     if page.problem:
-        blocks.append(section(f"{WARN} {page.problem}"))
+        blocks.append(section(mrkdwn("{} {}", WARN, page.problem)))
     if page.notice:
         blocks.append(section(escape(page.notice)))
     if page.validating:
-        blocks.append(section(f"{HOURGLASS} Validating {len(page.routes)} routes…"))
+        blocks.append(section(mrkdwn("{} Validating {} routes…", HOURGLASS, len(page.routes))))
     if not page.routes:
         blocks.append(section(NO_ROUTES))
     blocks.append(divider())
     for route in page.routes[:MAX_ROUTE_ROWS]:
         if route.verdict is None:
-            result = "_not validated yet_"
+            result = mrkdwn("_not validated yet_")
         else:
-            result = f"{mark(route.verdict)} *{route.verdict.label}*"
+            result = mrkdwn("{} *{}*", mark(route.verdict), route.verdict.label)
             if route.reason and not route.verdict.ok:
-                result += f"\n{escape(route.reason)}"
+                result = mrkdwn("{}\n{}", result, route.reason)
         remove = button(
             "Remove",
             Action.ROUTE_REMOVE,
             str(route.id),
             confirm=confirm_dialog(
-                "Remove route", f"Ask approvers to remove `{route.label}`?", "Remove"
+                "Remove route", mrkdwn("Ask approvers to remove `{}`?", route.label), "Remove"
             ),
         )
-        blocks.append(section(f"`{escape(route.label)}`\n{result}", accessory=remove))
+        blocks.append(section(mrkdwn("`{}`\n{}", route.label, result), accessory=remove))
     if len(page.routes) > MAX_ROUTE_ROWS:
-        blocks.append(context(f"…and {len(page.routes) - MAX_ROUTE_ROWS} more (`/tls routes`)."))
+        more = len(page.routes) - MAX_ROUTE_ROWS
+        blocks.append(context(mrkdwn("…and {} more (`/tls routes`).", more)))
     for item in page.pending[:10]:
-        blocks.append(context(f"{HOURGLASS} Awaiting approval: {escape(item.text)}"))
+        blocks.append(context(mrkdwn("{} Awaiting approval: {}", HOURGLASS, item.text)))
     buttons = [button("Add route", Action.ROUTE_ADD)]
     if page.routes:
         buttons.append(button("Validate", Action.ROUTES_VALIDATE))
@@ -79,7 +84,9 @@ def routes_view(page: RoutesPage, meta: Meta) -> dict[str, Any]:
 
 def route_add_view(meta: Meta) -> dict[str, Any]:
     blocks = [
-        section("Add an inbound route: one of your own mail servers. Approvers confirm it."),
+        section(
+            mrkdwn("Add an inbound route: one of your own mail servers. Approvers confirm it.")
+        ),
         text_input(
             Block.ROUTE,
             Field.ROUTE,
@@ -94,8 +101,10 @@ def route_add_view(meta: Meta) -> dict[str, Any]:
 def route_validate_view(meta: Meta) -> dict[str, Any]:
     blocks = [
         section(
-            "*Validate* tests STARTTLS on every inbound route. Enter an email address that "
-            "your servers accept; nothing is sent."
+            mrkdwn(
+                "*Validate* tests STARTTLS on every inbound route. Enter an email address that "
+                "your servers accept; nothing is sent."
+            )
         ),
         text_input(
             Block.EMAIL, Field.EMAIL, "Email address", placeholder="postmaster@corp.example"
