@@ -94,7 +94,8 @@ async def run_bot(args: argparse.Namespace) -> int:
     )
     served: list[float] = []
     http = aiohttp.ClientSession()
-    runner = await start_http(build_app(settings, services=services, http=http), "127.0.0.1", 0)
+    app = build_app(settings, services=services, http=http)
+    runner = await start_http(app, "127.0.0.1", 0, services)
     handler = runner.app.router.routes()
     for route in list(handler):
         if route.method == "POST":

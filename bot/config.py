@@ -11,9 +11,14 @@ import ipaddress
 import os
 import re
 import socket
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 
 from bot.export.gateway import GatewayName, parse_names
 from bot.probe.settings import AddressFamilies, Network, ProbeSettings
@@ -74,6 +79,9 @@ class MimecastSettings:
 
 
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+# ASCII only, written out: int() and float() also take "٣", "1_0", " +5" and "1e3"
+_WHOLE = re.compile(r"[0-9]{1,9}")
+_DECIMAL = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9})?|\.[0-9]{1,9}")
 
 
 @dataclass(frozen=True)
@@ -122,7 +130,7 @@ class Settings:
         probe = ProbeSettings(
             dns_servers=e.servers("TLSBOT_DNS_SERVERS"),
             smtp_port=e.integer("TLSBOT_SMTP_PORT", 25, low=1, high=65535),
-            ca_file=e.readable_file("TLSBOT_CA_FILE"),
+            ca_file=e.ca_file("TLSBOT_CA_FILE"),
             timeout=e.number("TLSBOT_PROBE_TIMEOUT", 20.0, low=0.1, high=600),
             concurrency=e.integer("TLSBOT_PROBE_CONCURRENCY", 50, low=1, high=1000),
             allow_networks=e.networks("TLSBOT_PROBE_ALLOW_NETWORKS"),
@@ -171,10 +179,9 @@ class _Env:
         raw = self.text(name)
         if raw is None:
             return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+        if not _WHOLE.fullmatch(raw):
+            raise ConfigError(f"{name}={raw!r} is not a whole number (digits 0-9 only)")
+        value = int(raw)
         if not low <= value <= high:
             raise ConfigError(f"{name}={value} is out of range ({low} to {high})")
         return value
@@ -183,10 +190,9 @@ class _Env:
         raw = self.text(name)
         if raw is None:
             return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"{name}={raw!r} is not a number") from None
+        if not _DECIMAL.fullmatch(raw):
+            raise ConfigError(f"{name}={raw!r} is not a number (digits 0-9 and one '.')")
+        value = float(raw)
         if not low <= value <= high:
             raise ConfigError(f"{name}={value} is out of range ({low} to {high})")
         return value
@@ -215,6 +221,15 @@ class _Env:
             return None
         if not re.match(r"^https?://[^\s/]+(/\S*)?$", raw):
             raise ConfigError(f"{name}={raw!r} is not an http(s) URL")
+        try:
+            parts = urlsplit(raw)
+            port = parts.port  # raises on a port that is not 0-65535 in ASCII digits
+        except ValueError as exc:
+            raise ConfigError(f"{name}={raw!r} is not a valid URL: {exc}") from None
+        if not parts.hostname:
+            raise ConfigError(f"{name}={raw!r} has no host")
+        if port == 0 or (parts.netloc.endswith(":") and port is None):
+            raise ConfigError(f"{name}={raw!r} has an invalid port")
         return raw if raw.endswith("/") else raw + "/"
 
     def ids(self, name: str, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
@@ -235,15 +250,26 @@ class _Env:
             raise ConfigError(f"{name}={raw!r} is not {what}")
         return raw
 
-    def readable_file(self, name: str) -> Path | None:
+    def ca_file(self, name: str) -> Path | None:
+        """A readable file of one or more PEM certificates, each of which parses."""
         raw = self.text(name)
         if raw is None:
             return None
         path = Path(raw)
         try:
-            path.read_bytes()
+            data = path.read_bytes()
         except OSError as exc:
             raise ConfigError(f"{name}={raw!r} cannot be read: {exc.strerror}") from None
+        try:
+            with warnings.catch_warnings():
+                # old roots with non-positive serials: the probe trusts them too (probe/certs.py)
+                warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+                x509.load_pem_x509_certificates(data)
+        except ValueError:
+            raise ConfigError(
+                f"{name}={raw!r} does not hold PEM certificates "
+                "(-----BEGIN CERTIFICATE----- blocks, each one whole)"
+            ) from None
         return path
 
     def networks(self, name: str) -> tuple[Network, ...]:
@@ -291,23 +317,50 @@ class _Env:
 
 
 def _server(name: str, part: str) -> tuple[str, int]:
-    """``ip``, ``ip:port``, ``[v6]:port`` or a bare IPv6 address."""
-    host, port = part, 53
+    """``ip``, ``ip:port``, ``[v6]``, ``[v6]:port`` or a bare IPv6 address (port 53).
+
+    An IPv6 address with a port must be in brackets: ``::1:5353`` is itself an IPv6
+    address, so without them the port would silently become part of the address.
+    """
+    host, port_text = part, None
     if part.startswith("["):
-        host, _, rest = part[1:].partition("]")
-        if rest:
-            if not rest.startswith(":") or not rest[1:].isdigit():
-                raise ConfigError(f"{name}: {part!r} is not ip[:port]")
-            port = int(rest[1:])
+        host, bracket, rest = part[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ConfigError(f"{name}: {part!r} is not ip[:port] or [ipv6][:port]")
+        port_text = rest[1:] if rest else None
+        if not isinstance(_address(name, part, host), ipaddress.IPv6Address):
+            raise ConfigError(f"{name}: {part!r}: brackets are for IPv6 addresses only")
     elif part.count(":") == 1:
         host, port_text = part.split(":")
-        if not port_text.isdigit():
+        if not isinstance(_address(name, part, host), ipaddress.IPv4Address):
             raise ConfigError(f"{name}: {part!r} is not ip[:port]")
+    elif ":" in part and _looks_like_v6_with_port(part):
+        raise ConfigError(f"{name}: {part!r}: write an IPv6 address with a port as [ipv6]:port")
+    address = _address(name, part, host)
+    port = 53
+    if port_text is not None:
+        if not _WHOLE.fullmatch(port_text) or not 0 < int(port_text) < 65536:
+            raise ConfigError(f"{name}: {part!r} has an invalid port (1-65535)")
         port = int(port_text)
+    return str(address), port
+
+
+def _address(name: str, part: str, host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     try:
-        address = ipaddress.ip_address(host)
+        return ipaddress.ip_address(host)
     except ValueError:
         raise ConfigError(f"{name}: {part!r} is not ip[:port]") from None
-    if not 0 < port < 65536:
-        raise ConfigError(f"{name}: {part!r} has an invalid port")
-    return str(address), port
+
+
+def _looks_like_v6_with_port(part: str) -> bool:
+    """An unbracketed value that is no address but would be one without its last ``:digits``."""
+    try:
+        ipaddress.ip_address(part)
+    except ValueError:
+        host, _, tail = part.rpartition(":")
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+        return tail.isascii() and tail.isdigit()
+    return False

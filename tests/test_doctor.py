@@ -195,10 +195,10 @@ def test_an_extra_ca_file_without_certificates_fails(
     monkeypatch.setenv("TLSBOT_CA_FILE", str(garbage))
     code, lines = run(capsys)
     assert code == 1
-    assert lines["trust store"] == (
-        f"✗ trust store: TLSBOT_CA_FILE={str(garbage)!r} holds no PEM certificate; point it "
-        "at your extra root certificates (PEM)"
-    )
+    # the settings themselves refuse it now, before any check runs
+    (line,) = lines.values()
+    assert line.startswith("✗ settings: TLSBOT_CA_FILE")
+    assert "PEM certificate" in line
 
 
 def test_a_missing_sqlite_file_is_reported_not_created(
@@ -279,8 +279,8 @@ def test_a_bad_setting_is_one_line(
     code, lines = run(capsys)
     assert code == 1
     assert list(lines.values()) == [
-        "✗ settings: TLSBOT_SMTP_PORT='twenty-five' is not a whole number; fix it, then run "
-        "tlsbot doctor again"
+        "✗ settings: TLSBOT_SMTP_PORT='twenty-five' is not a whole number (digits 0-9 only); "
+        "fix it, then run tlsbot doctor again"
     ]
 
 

@@ -135,9 +135,9 @@ async def _run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
     if settings.slack_app_token is not None:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        from bot.slack.server import SocketModeEdge
 
-        handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+        handler = SocketModeEdge(app, settings.slack_app_token.get_secret_value())
         await handler.connect_async()  # type: ignore[no-untyped-call]
         log.info("tlsbot connected in Socket Mode")
         if started is not None:

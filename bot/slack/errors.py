@@ -4,6 +4,10 @@
 expected outcomes the user can act on: their text is shown as is. Anything else
 is a bug: it is logged with a correlation id, and the user sees the same id so
 the two can be matched.
+
+Nothing is said to anyone for a request the edge did not verify
+(:func:`bot.slack.edge.is_verified`): its ``response_url``, user and channel are
+whatever the sender wrote. Such an error is one log line, and nothing is sent.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.policy.errors import PolicyError
 from bot.probe.names import InvalidName
+from bot.slack.edge import is_verified
 from bot.slack.replies import tell
 from bot.slack.views.kit import mrkdwn
 
@@ -43,6 +48,9 @@ def error_id() -> str:
 
 
 async def report(error: BaseException, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+    if not is_verified():
+        log.warning("not answering an unverified request: %s", type(error).__name__)
+        return
     message = known_message(error)
     if message is None:
         eid = error_id()

@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack import identity
 from bot.slack.replies import tell, user_of
 from bot.slack.services import Services
 from bot.slack.views.kit import mrkdwn
@@ -24,6 +25,8 @@ Next = Callable[[], Awaitable[BoltResponse]]
 
 
 def install(app: AsyncApp, services: Services) -> None:
+    identity.install(app)  # first: nothing of ours runs for another team's request
+
     @app.middleware
     async def attach_services(context: AsyncBoltContext, next: Next) -> BoltResponse:
         context["services"] = services

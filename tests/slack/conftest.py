@@ -22,6 +22,7 @@ from bot.slack.store import Store
 from tests.slack.net import Net, mail_world
 from tests.slack.prober import TableProber
 from tests.support.certs import Pki
+from tests.support.recorder import Recorder
 from tests.support.slack_api import SlackApi
 from tests.support.slack_client import SlackClient
 
@@ -64,19 +65,27 @@ async def slack_api() -> AsyncIterator[SlackApi]:
     await api.stop()
 
 
+@pytest.fixture
+async def recorder() -> AsyncIterator[Recorder]:
+    """An internal HTTP service that nothing should ever call."""
+    server = await Recorder().start()
+    yield server
+    await server.stop()
+
+
 @asynccontextmanager
 async def running_bot(
     api: SlackApi, engine: Engine, prober: Any, *, clock: Clock = system_clock, **overrides: Any
 ) -> AsyncIterator[Bot]:
-    """One ``tlsbot serve`` in HTTP mode on a loopback port, over ``engine``."""
+    """One ``tlsbot serve`` in HTTP mode on a loopback port, over ``engine``, at ``clock``."""
     settings = make_settings(api.base_url + "api/", **overrides)
     services = Services.for_settings(settings, store=Store(engine), prober=prober, clock=clock)
     async with aiohttp.ClientSession() as http:
         app = build_app(settings, services=services, http=http)
-        runner = await start_http(app, "127.0.0.1", 0)
+        runner = await start_http(app, "127.0.0.1", 0, services)
         url = f"http://127.0.0.1:{bound_port(runner)}/slack/events"
         try:
-            yield Bot(api, SlackClient(url, SECRET, api), services, prober)
+            yield Bot(api, SlackClient(url, SECRET, api, clock=clock), services, prober)
             await services.background.drain()
         finally:
             await services.background.cancel()

@@ -6,7 +6,9 @@ are remembered by id so tests can submit them back; ``fail_next`` makes the
 next call of a method answer 429 with ``Retry-After``, ``break_method`` makes
 every call of one answer an error until ``mend``; ``group_members`` sets
 what ``usergroups.users.list`` returns. ``response_url(...)`` hands out URLs on
-this server that record what the bot sends to them.
+this server that record what the bot sends to them. ``auth.test`` answers for the
+installation in ``team`` / ``enterprise_id`` / ``org_wide`` (a workspace install in
+``TEAM`` unless a test says otherwise), as Slack does for a bot token.
 
 Like Slack, a Web API call without a token answers ``not_authed`` and one with a
 token in ``invalid_tokens`` (revoked, or never issued) answers ``invalid_auth``.
@@ -42,6 +44,9 @@ class SlackApi:
         self.calls: list[Call] = []
         self.views: dict[str, dict[str, Any]] = {}
         self.group_members: dict[str, list[str]] = {}
+        self.team: str | None = TEAM  # the installation auth.test reports
+        self.enterprise_id: str | None = None
+        self.org_wide = False
         self.uploads: dict[str, bytes] = {}  # file id -> bytes POSTed to its upload URL
         self.files: list[dict[str, Any]] = []  # completed: {"id", "title", "channel", …, "data"}
         self._upload_lengths: dict[str, int] = {}
@@ -252,15 +257,19 @@ class SlackApi:
         if method == "apps.connections.open":
             return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "socket"}
         if method == "auth.test":
-            return {
+            answer: dict[str, Any] = {
                 "ok": True,
                 "user_id": BOT_USER,
                 "bot_id": "B0000001",
-                "team_id": TEAM,
+                "team_id": self.team,
                 "url": "https://tlsbot-test.slack.com/",
                 "team": "test",
                 "user": "tlsbot",
+                "is_enterprise_install": self.org_wide,
             }
+            if self.enterprise_id is not None:
+                answer["enterprise_id"] = self.enterprise_id
+            return answer
         if method in ("views.open", "views.push", "views.publish"):
             view = _view_body(body)
             view_id = f"V{n:08d}"

@@ -12,7 +12,14 @@ from bot.policy.errors import InvalidState
 from bot.slack import gateways, notices
 from bot.slack.approval import decide, repair_message
 from bot.slack.ids import Action, Block, Field, View
-from bot.slack.listeners.util import action_int, field_value, later, message_location
+from bot.slack.listeners.util import (
+    action_int,
+    field_value,
+    guarded,
+    later,
+    message_location,
+    trigger_of,
+)
 from bot.slack.middleware import require_approver, services_of
 from bot.slack.replies import actor_of, tell
 from bot.slack.views.approval import reject_view
@@ -51,7 +58,7 @@ async def on_reject(
     request_id = action_int(body)
     channel, ts = message_location(body)
     meta = Meta(request=request_id, channel=channel, ts=ts)
-    await client.views_open(trigger_id=body["trigger_id"], view=reject_view(meta, request_id))
+    await client.views_open(trigger_id=trigger_of(body), view=reject_view(meta, request_id))
 
 
 async def on_reject_reason(
@@ -91,6 +98,6 @@ async def on_reject_reason(
 
 
 def register(app: AsyncApp) -> None:
-    app.action(Action.APPROVE.value, middleware=[require_approver])(on_approve)
-    app.action(Action.REJECT.value, middleware=[require_approver])(on_reject)
-    app.view(View.REJECT_REASON.value, middleware=[require_approver])(on_reject_reason)
+    app.action(Action.APPROVE.value, middleware=[require_approver])(guarded(on_approve))
+    app.action(Action.REJECT.value, middleware=[require_approver])(guarded(on_reject))
+    app.view(View.REJECT_REASON.value, middleware=[require_approver])(guarded(on_reject_reason))

@@ -16,7 +16,15 @@ from bot.policy.models import Draft
 from bot.slack.batch_run import Line, Run
 from bot.slack.flow import domains_for_sync, show, with_draft
 from bot.slack.ids import Action, Block, Field, View
-from bot.slack.listeners.util import action_value, draft_of, field_value, later, meta_of
+from bot.slack.listeners.util import (
+    action_int,
+    draft_of,
+    field_value,
+    guarded,
+    later,
+    meta_of,
+    view_id_of,
+)
 from bot.slack.middleware import services_of
 from bot.slack.replies import actor_of
 from bot.slack.views.domains import domains_add_view, review_view, working_view
@@ -47,7 +55,7 @@ async def on_add(
 ) -> None:
     await ack()
     meta = meta_of(body)
-    await show(client, str(body["view"]["id"]), domains_add_view(meta))
+    await show(client, view_id_of(body), domains_add_view(meta))
 
 
 async def on_add_submit(
@@ -92,7 +100,7 @@ async def on_batch_remove(
 ) -> None:
     await ack()
     services, actor, meta = services_of(context), actor_of(body), meta_of(body)
-    draft_id, line_id = draft_of(meta), int(action_value(body) or 0)
+    draft_id, line_id, view_id = draft_of(meta), action_int(body), view_id_of(body)
 
     def remove(session: Session) -> dict[str, Any]:
         draft = with_draft(
@@ -109,7 +117,7 @@ async def on_batch_remove(
         )
         return review_for(draft)
 
-    await show(client, str(body["view"]["id"]), await services.store.run(remove))
+    await show(client, view_id, await services.store.run(remove))
 
 
 async def on_review_submit(
@@ -165,7 +173,7 @@ async def on_review_submit(
 
 
 def register(app: AsyncApp) -> None:
-    app.action(Action.DOMAINS_ADD.value)(on_add)
-    app.view(View.DOMAINS_ADD.value)(on_add_submit)
-    app.action(Action.BATCH_REMOVE.value)(on_batch_remove)
-    app.view(View.DOMAINS_REVIEW.value)(on_review_submit)
+    app.action(Action.DOMAINS_ADD.value)(guarded(on_add))
+    app.view(View.DOMAINS_ADD.value)(guarded(on_add_submit))
+    app.action(Action.BATCH_REMOVE.value)(guarded(on_batch_remove))
+    app.view(View.DOMAINS_REVIEW.value)(guarded(on_review_submit))

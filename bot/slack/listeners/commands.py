@@ -20,7 +20,7 @@ from bot.slack.command_text import Parsed, parse
 from bot.slack.flow import open_draft, show
 from bot.slack.ids import Command, Sub
 from bot.slack.listeners.routes import open_flow
-from bot.slack.listeners.util import later
+from bot.slack.listeners.util import guarded, later, trigger_of
 from bot.slack.middleware import services_of
 from bot.slack.pages import (
     audit_lines,
@@ -107,7 +107,7 @@ async def on_setup(req: Request) -> None:
 async def on_add(req: Request) -> None:
     await req.ack()
     services, client, body, actor = req.services, req.client, req.body, actor_of(req.body)
-    opened = await client.views_open(trigger_id=body["trigger_id"], view=working_view())
+    opened = await client.views_open(trigger_id=trigger_of(body), view=working_view())
     view_id = str(opened["view"]["id"])
     text = "\n".join(req.parsed.args)
 
@@ -221,7 +221,7 @@ async def on_audit(req: Request) -> None:
 
 async def on_policy_delete(req: Request) -> None:
     await req.ack()
-    await req.client.views_open(trigger_id=req.body["trigger_id"], view=policy_delete_view())
+    await req.client.views_open(trigger_id=trigger_of(req.body), view=policy_delete_view())
 
 
 HANDLERS: dict[Sub, Handler] = {
@@ -246,4 +246,4 @@ async def on_tls(
 
 
 def register(app: AsyncApp) -> None:
-    app.command(Command.TLS.value)(on_tls)
+    app.command(Command.TLS.value)(guarded(on_tls))

@@ -21,12 +21,16 @@ from bot.slack.errors import UserError
 from bot.slack.flow import domains_for, own_domains, show, with_draft
 from bot.slack.ids import Action, Block, Field, View
 from bot.slack.listeners.util import (
+    OUT_OF_DATE,
     action_value,
     draft_of,
     field_error,
     field_value,
+    guarded,
     later,
     meta_of,
+    number,
+    view_id_of,
 )
 from bot.slack.middleware import services_of
 from bot.slack.replies import actor_of
@@ -41,9 +45,11 @@ from bot.slack.views.results import verdict_text
 
 
 def parse_key(key: str | None) -> tuple[str, int]:
-    if not key or key[0] not in "lp" or not key[1:].isdigit():
+    """A row's key: ``l<line id>`` (a line of the draft) or ``p<policy id>``."""
+    ident = number(key[1:]) if key else None
+    if not key or key[0] not in "lp" or ident is None:
         raise UserError("This button is out of date; start again with /tls setup.")
-    return key[0], int(key[1:])
+    return key[0], ident
 
 
 def domain_of(session: Session, draft_id: int, key: str) -> str:
@@ -67,10 +73,10 @@ async def on_validate(
 ) -> None:
     await ack()
     services, meta = services_of(context), meta_of(body)
-    draft_id, key = draft_of(meta), action_value(body)
+    draft_id, key, view_id = draft_of(meta), action_value(body), view_id_of(body)
     domain = await services.store.run(lambda s: domain_of(s, draft_id, key))
     step = Meta(draft=draft_id, version=meta.version, page=meta.page, line=key)
-    await show(client, str(body["view"]["id"]), domain_validate_view(domain, step))
+    await show(client, view_id, domain_validate_view(domain, step))
 
 
 async def on_validate_submit(
@@ -133,7 +139,7 @@ async def on_remove(
 ) -> None:
     await ack()
     services, actor, meta = services_of(context), actor_of(body), meta_of(body)
-    draft_id, key, view_id = draft_of(meta), action_value(body), str(body["view"]["id"])
+    draft_id, key, view_id = draft_of(meta), action_value(body), view_id_of(body)
     kind, ident = parse_key(key)
     rules = Rules.from_settings(services.settings)
 
@@ -185,11 +191,12 @@ async def on_more_less(
 ) -> None:
     await ack()
     services, meta = services_of(context), meta_of(body)
-    key = action_value(body)
+    key, view_id = action_value(body), view_id_of(body)
+    parse_key(key)
     more = body["actions"][0]["action_id"] == Action.DOMAIN_MORE
     expanded = tuple(k for k in meta.expanded if k != key) + ((key,) if more else ())
     meta = Meta(draft=draft_of(meta), version=meta.version, page=meta.page, expanded=expanded)
-    await show(client, str(body["view"]["id"]), await domains_for(services, draft_of(meta), meta))
+    await show(client, view_id, await domains_for(services, draft_of(meta), meta))
 
 
 async def on_page(
@@ -197,10 +204,11 @@ async def on_page(
 ) -> None:
     await ack()
     services, meta = services_of(context), meta_of(body)
-    value = action_value(body)
-    page = int(value) if value.isdigit() else 0
+    page, view_id = number(action_value(body)), view_id_of(body)
+    if page is None:
+        raise UserError(OUT_OF_DATE)
     meta = Meta(draft=draft_of(meta), version=meta.version, page=page)
-    await show(client, str(body["view"]["id"]), await domains_for(services, draft_of(meta), meta))
+    await show(client, view_id, await domains_for(services, draft_of(meta), meta))
 
 
 # ---- Finish → summary → Edit
@@ -222,7 +230,7 @@ async def on_finish(
 ) -> None:
     await ack()
     services, actor, meta = services_of(context), actor_of(body), meta_of(body)
-    draft_id, view_id = draft_of(meta), str(body["view"]["id"])
+    draft_id, view_id = draft_of(meta), view_id_of(body)
     rules = Rules.from_settings(services.settings)
 
     def submit(session: Session) -> tuple[int, tuple[str, ...]]:
@@ -258,16 +266,17 @@ async def on_edit(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     await ack()
+    view_id = view_id_of(body)
     view = await own_domains(services_of(context), actor_of(body))
-    await show(client, str(body["view"]["id"]), view)
+    await show(client, view_id, view)
 
 
 def register(app: AsyncApp) -> None:
-    app.action(Action.DOMAIN_VALIDATE.value)(on_validate)
-    app.view(View.DOMAIN_VALIDATE.value)(on_validate_submit)
-    app.action(Action.DOMAIN_REMOVE.value)(on_remove)
-    app.action(Action.DOMAIN_MORE.value)(on_more_less)
-    app.action(Action.DOMAIN_LESS.value)(on_more_less)
-    app.action(Action.DOMAINS_PAGE.value)(on_page)
-    app.action(Action.FINISH.value)(on_finish)
-    app.action(Action.EDIT.value)(on_edit)
+    app.action(Action.DOMAIN_VALIDATE.value)(guarded(on_validate))
+    app.view(View.DOMAIN_VALIDATE.value)(guarded(on_validate_submit))
+    app.action(Action.DOMAIN_REMOVE.value)(guarded(on_remove))
+    app.action(Action.DOMAIN_MORE.value)(guarded(on_more_less))
+    app.action(Action.DOMAIN_LESS.value)(guarded(on_more_less))
+    app.action(Action.DOMAINS_PAGE.value)(guarded(on_page))
+    app.action(Action.FINISH.value)(guarded(on_finish))
+    app.action(Action.EDIT.value)(guarded(on_edit))

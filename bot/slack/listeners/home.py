@@ -12,7 +12,7 @@ from bot.policy.requests import Rules, propose_delete_policy
 from bot.slack.approval import post_request
 from bot.slack.ids import Action, Block, Field, View
 from bot.slack.listeners.routes import open_flow
-from bot.slack.listeners.util import later
+from bot.slack.listeners.util import guarded, later
 from bot.slack.middleware import services_of
 from bot.slack.pages import home_data
 from bot.slack.replies import actor_of, dm
@@ -91,5 +91,5 @@ async def on_policy_delete_submit(
 
 def register(app: AsyncApp) -> None:
     app.event("app_home_opened")(on_home_opened)
-    app.action(Action.HOME_SETUP.value)(on_home_setup)
-    app.view(View.POLICY_DELETE.value)(on_policy_delete_submit)
+    app.action(Action.HOME_SETUP.value)(guarded(on_home_setup))
+    app.view(View.POLICY_DELETE.value)(guarded(on_policy_delete_submit))

@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.policy.monitor.actions import perform
 from bot.policy.monitor.alerts import ActionId
 from bot.slack.approval import post_request
-from bot.slack.listeners.util import action_value, later, message_location
+from bot.slack.listeners.util import action_value, guarded, later, message_location
 from bot.slack.middleware import services_of
 from bot.slack.monitor.opened import show_request_opened
 from bot.slack.monitor.sink import alert_sink
@@ -63,4 +63,4 @@ async def on_alert_button(
 
 def register(app: AsyncApp) -> None:
     for action in ActionId:
-        app.action(action.value)(on_alert_button)
+        app.action(action.value)(guarded(on_alert_button))

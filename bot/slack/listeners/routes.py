@@ -20,7 +20,15 @@ from bot.probe.names import InvalidName, parse_email, parse_route
 from bot.slack.approval import post_request
 from bot.slack.flow import own_domains, routes_for, show
 from bot.slack.ids import Action, Block, Field, View
-from bot.slack.listeners.util import action_int, field_error, field_value, later
+from bot.slack.listeners.util import (
+    action_int,
+    field_error,
+    field_value,
+    guarded,
+    later,
+    trigger_of,
+    view_id_of,
+)
 from bot.slack.middleware import services_of
 from bot.slack.pages import routes_not_ready, routes_page
 from bot.slack.replies import actor_of
@@ -31,13 +39,9 @@ from bot.slack.views.meta import Meta
 from bot.slack.views.routes import route_add_view, route_validate_view
 
 
-def _view_id(body: dict[str, Any]) -> str:
-    return str((body.get("view") or {}).get("id") or "")
-
-
 async def open_flow(services: Services, client: AsyncWebClient, body: dict[str, Any]) -> None:
     """Open the modal with a Working… view at once (the trigger expires in 3 s), then fill it."""
-    opened = await client.views_open(trigger_id=body["trigger_id"], view=working_view())
+    opened = await client.views_open(trigger_id=trigger_of(body), view=working_view())
     view_id = str(opened["view"]["id"])
 
     async def fill() -> None:
@@ -50,7 +54,7 @@ async def on_add_route(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     await ack()
-    await show(client, _view_id(body), route_add_view(Meta()))
+    await show(client, view_id_of(body), route_add_view(Meta()))
 
 
 async def on_add_route_submit(
@@ -105,7 +109,7 @@ async def on_remove_route(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     await ack()
-    services, actor, view_id = services_of(context), actor_of(body), _view_id(body)
+    services, actor, view_id = services_of(context), actor_of(body), view_id_of(body)
     route_id = action_int(body)
     rules = Rules.from_settings(services.settings)
 
@@ -136,7 +140,7 @@ async def on_validate(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     await ack()
-    await show(client, _view_id(body), route_validate_view(Meta()))
+    await show(client, view_id_of(body), route_validate_view(Meta()))
 
 
 async def on_validate_submit(
@@ -177,7 +181,7 @@ async def on_next(
     ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
     await ack()
-    services, actor, view_id = services_of(context), actor_of(body), _view_id(body)
+    services, actor, view_id = services_of(context), actor_of(body), view_id_of(body)
 
     async def work() -> None:
         page = await services.store.run(lambda s: routes_page(s))
@@ -191,9 +195,9 @@ async def on_next(
 
 
 def register(app: AsyncApp) -> None:
-    app.action(Action.ROUTE_ADD.value)(on_add_route)
-    app.view(View.ROUTE_ADD.value)(on_add_route_submit)
-    app.action(Action.ROUTE_REMOVE.value)(on_remove_route)
-    app.action(Action.ROUTES_VALIDATE.value)(on_validate)
-    app.view(View.ROUTE_VALIDATE.value)(on_validate_submit)
-    app.action(Action.ROUTES_NEXT.value)(on_next)
+    app.action(Action.ROUTE_ADD.value)(guarded(on_add_route))
+    app.view(View.ROUTE_ADD.value)(guarded(on_add_route_submit))
+    app.action(Action.ROUTE_REMOVE.value)(guarded(on_remove_route))
+    app.action(Action.ROUTES_VALIDATE.value)(guarded(on_validate))
+    app.view(View.ROUTE_VALIDATE.value)(guarded(on_validate_submit))
+    app.action(Action.ROUTES_NEXT.value)(guarded(on_next))

@@ -44,7 +44,9 @@ class Meta:
 
         def num(key: str) -> int | None:
             value = data.get(key)
-            return value if isinstance(value, int) else None
+            # JSON's true is an int to Python; an id is never negative
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            return value if ok else None
 
         expanded = data.get("x")
         return cls(
