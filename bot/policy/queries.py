@@ -21,8 +21,8 @@ from bot.policy.models import (
     InboundRoute,
     Validation,
 )
-from bot.policy.probe_bridge import ok_verdict
 from bot.policy.types import RecordStatus, RequestState
+from bot.probe.model import Verdict
 
 
 def get_request(*, session: Session, request_id: int) -> ChangeRequest:
@@ -138,6 +138,6 @@ def summary(*, session: Session) -> Summary:
     return Summary(
         policies=count_policies(session=session),
         routes=len(routes),
-        routes_ready=bool(routes) and all(ok_verdict(r.last_verdict) for r in routes),
+        routes_ready=bool(routes) and all(Verdict.ok_value(r.last_verdict) for r in routes),
         pending_requests=pending,
     )

@@ -26,6 +26,7 @@ JSON by its keys. :meth:`Verdict.parse` reads a stored verdict string.
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import types
 import typing
@@ -68,6 +69,18 @@ class Verdict(enum.StrEnum):
             return None
 
     @classmethod
+    def label_of(cls, value: object) -> str:
+        """The label of a stored verdict string; "Not validated" for none."""
+        verdict = cls.parse(value)
+        return verdict.label if verdict is not None else NOT_VALIDATED
+
+    @classmethod
+    def ok_value(cls, value: object) -> bool:
+        """A stored verdict string that is strict or relaxed."""
+        verdict = cls.parse(value)
+        return verdict is not None and verdict.ok
+
+    @classmethod
     def worst(cls, verdicts: list[Verdict] | tuple[Verdict, ...]) -> Verdict:
         """strict > relaxed > unreachable > unsupported; empty means unreachable."""
         if not verdicts:
@@ -75,6 +88,7 @@ class Verdict(enum.StrEnum):
         return max(verdicts, key=lambda v: v.rank)
 
 
+NOT_VALIDATED = "Not validated"
 _ORDER = (Verdict.STRICT, Verdict.RELAXED, Verdict.UNREACHABLE, Verdict.UNSUPPORTED)
 _LABELS = {
     Verdict.STRICT: "Strict - Trusted Enforced",
@@ -463,13 +477,18 @@ def _read(
     cls: type[_T], data: Mapping[str, Any], skip: frozenset[str] | set[str] = frozenset()
 ) -> _T:
     """A frozen dataclass of this module from the dict its ``to_dict()`` wrote."""
-    hints = typing.get_type_hints(cls)
+    hints = _hints(typing.cast(Any, cls))
     values: dict[str, Any] = {}
     for spec in fields(cls):  # type: ignore[arg-type]
         if spec.name in skip or spec.name not in data or data[spec.name] is None:
             continue
         values[spec.name] = _value(hints[spec.name], data[spec.name])
     return cls(**values)
+
+
+@functools.cache
+def _hints(cls: Any) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
 
 
 def _value(hint: Any, raw: Any) -> Any:

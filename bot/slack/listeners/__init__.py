@@ -9,6 +9,7 @@ from bot.slack.listeners import (
     batch,
     commands,
     domains,
+    evidence,
     gateways,
     home,
     monitor,
@@ -17,5 +18,15 @@ from bot.slack.listeners import (
 
 
 def register(app: AsyncApp) -> None:
-    for module in (commands, routes, batch, domains, approvals, home, monitor, gateways):
+    for module in (
+        commands,
+        routes,
+        batch,
+        domains,
+        approvals,
+        home,
+        monitor,
+        gateways,
+        evidence,
+    ):
         module.register(app)
