@@ -39,7 +39,8 @@ def test_a_result_stored_before_the_schema_key_loads_with_every_fact() -> None:
     assert result.kind is TargetKind.EMAIL
     assert result.verdict is Verdict.UNSUPPORTED
     first, unprobed, plain = result.hosts
-    assert first.verdict is Verdict.RELAXED and first.family is Family.IPV4
+    assert first.verdict is Verdict.RELAXED
+    assert first.family is Family.IPV4
     assert first.reasons == (
         Reason(Code.INCOMPLETE_CHAIN, "the server does not send the intermediate certificate"),
     )
@@ -48,7 +49,8 @@ def test_a_result_stored_before_the_schema_key_loads_with_every_fact() -> None:
     assert first.certificate.not_after.isoformat() == "2025-04-01T00:00:00+00:00"
     assert first.attempts[0].phases_ms[1][1] == 40
     assert first.recipients[0].accepted is True
-    assert unprobed.counted is False and unprobed.family is Family.IPV6
+    assert unprobed.counted is False
+    assert unprobed.family is Family.IPV6
     assert plain.starttls_offered is False
     assert result.extras.mta_sts_error is not None
     assert result.extras.mta_sts_error.code is Code.STS_POLICY_INVALID
@@ -104,7 +106,7 @@ def test_a_code_this_version_does_not_know_keeps_its_sentence() -> None:
     ],
 )
 def test_a_document_that_is_no_stored_result_is_refused(data: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="schema|not a stored probe result"):
         TargetResult.from_dict(data)
 
 

@@ -64,7 +64,7 @@ async def test_check_answers_with_every_warning_in_the_words_of_json(
     assert fact not in text  # collapsed: the line and the warnings
 
     # More shows the evidence; Less gives back the answer exactly as it was
-    (value,) = [v for v in button_values(call.body, Action.CHECK_MORE)]
+    (value,) = list(button_values(call.body, Action.CHECK_MORE))
     before = len(bot.api.calls)
     await bot.slack.click_in_message(call.body, Action.CHECK_MORE, value, user=REQUESTER)
     more = await bot.api.wait_for("response_url", lambda b: "Less" in all_text(b), after=before)
