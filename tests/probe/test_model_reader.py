@@ -106,7 +106,7 @@ def test_a_code_this_version_does_not_know_keeps_its_sentence() -> None:
     ],
 )
 def test_a_document_that_is_no_stored_result_is_refused(data: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match="schema|not a stored probe result"):
+    with pytest.raises(ValueError, match=r"schema|not a stored probe result"):
         TargetResult.from_dict(data)
 
 
