@@ -100,10 +100,17 @@ async def test_a_passing_row_shows_its_first_warning_and_more_shows_all(
     row = next(b for b in view["blocks"] if DOMAIN in all_text(b) and "Supports TLS" in all_text(b))
     assert f":warning: {warnings[0]}"[:139] in row["text"]["text"]
     assert warnings[1] not in all_text(view)
+    collapsed = view["blocks"]
     await bot.slack.click_in_view(view, Action.DOMAIN_MORE, "l1")
     view = await bot.api.wait_view(view_id, has("Less"))
     for warning in warnings:
         assert f":warning: {warning}" in all_text(view)
+    for fact in ("mx1.sts.test", "TLSv1.3", "certificate: subject", "MTA-STS", "What to do next"):
+        assert fact in all_text(view)
+    assert len(view["blocks"]) > len(collapsed)
+    await bot.slack.click_in_view(view, Action.DOMAIN_LESS, "l1")
+    view = await bot.api.wait_view(view_id, has("More", absent=("Less",)))
+    assert view["blocks"] == collapsed  # Less gives back exactly the collapsed row
 
     # the approver sees them too, on the change request
     await bot.slack.click_in_view(view, Action.FINISH)
