@@ -97,7 +97,18 @@ async def on_reject_reason(
     later(services, client, body, work(), f"reject #{meta.request}")
 
 
+async def on_members_changed(
+    event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    """``subteam_members_changed``: an approver (or gateway admin) group changed; look it up."""
+    services, group = services_of(context), str(event.get("subteam_id") or "")
+    for who in (services.approvers, services.gateway_admins):
+        if who is not None:
+            await who.refresh(group, client)
+
+
 def register(app: AsyncApp) -> None:
+    app.event("subteam_members_changed")(on_members_changed)
     app.action(Action.APPROVE.value, middleware=[require_approver])(guarded(on_approve))
     app.action(Action.REJECT.value, middleware=[require_approver])(guarded(on_reject))
     app.view(View.REJECT_REASON.value, middleware=[require_approver])(guarded(on_reject_reason))
