@@ -14,6 +14,7 @@ from bot.slack.listeners import (
     home,
     monitor,
     routes,
+    workflow,
 )
 
 
@@ -28,5 +29,6 @@ def register(app: AsyncApp) -> None:
         monitor,
         gateways,
         evidence,
+        workflow,
     ):
         module.register(app)
