@@ -118,9 +118,12 @@ def listener(handler: Handler) -> Callable[..., Awaitable[None]]:
     return util.guarded(run)
 
 
+Make = Callable[[Session, Act], ChangeRequest]  # proposes one change request in the store
+
+
 async def propose(
     act: Act,
-    make: Callable[[Session, Act], ChangeRequest],
+    make: Make,
     *,
     say: Callable[[int], Mrkdwn] | None = None,
     replace: bool = False,
