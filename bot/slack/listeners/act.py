@@ -136,7 +136,19 @@ async def propose(
         return request.id
 
     request_id = await act.run(run)
+    await announce(act, request_id, say=say, replace=replace)
+    return request_id
+
+
+async def announce(
+    act: Act,
+    request_id: int,
+    *,
+    say: Callable[[int], Mrkdwn] | None = None,
+    replace: bool = False,
+) -> None:
+    """Post a request proposed elsewhere (by an alert's button) to the approvers; tell the
+    requester."""
     await post_request(act.services, act.client, request_id)
     if say is not None:
         await act.tell(say(request_id), replace=replace)
-    return request_id
