@@ -83,16 +83,6 @@ def list_routes(*, session: Session) -> list[InboundRoute]:
     return list(session.exec(query.execution_options(populate_existing=True)))
 
 
-def list_requests(
-    *, session: Session, state: RequestState | None = None, limit: int = 50
-) -> list[ChangeRequest]:
-    """Change requests, newest first, optionally in one state."""
-    query = select(ChangeRequest).order_by(col(ChangeRequest.id).desc()).limit(limit)
-    if state is not None:
-        query = query.where(col(ChangeRequest.state) == state)
-    return list(session.exec(query.execution_options(populate_existing=True)))
-
-
 def approvals_of(*, session: Session, request_id: int) -> list[Approval]:
     query = (
         select(Approval).where(col(Approval.request_id) == request_id).order_by(col(Approval.id))
