@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -178,18 +177,21 @@ HOME_TRAFFIC = 10  # domains whose real mail the App Home lists
 HOME_TRAFFIC_DAYS = 7
 
 
-def home_data(
-    session: Session, gateways: Sequence[GatewayName] = (), now: datetime | None = None
-) -> HomeData:
-    """The App Home's data; with ``now``, also the last days of real mail (Postfix's log)."""
-    levels: Counter[str] = Counter()
+def policy_levels(session: Session) -> dict[str, int]:
+    """Active policies by level, in one query."""
     query = (
         select(DomainPolicy.level, func.count())
         .where(col(DomainPolicy.status) == RecordStatus.ACTIVE)
         .group_by(col(DomainPolicy.level))
     )
-    for level, n in session.exec(query):
-        levels[str(level)] = int(n)
+    return {str(level): int(n) for level, n in session.exec(query)}
+
+
+def home_data(
+    session: Session, gateways: Sequence[GatewayName] = (), now: datetime | None = None
+) -> HomeData:
+    """The App Home's data; with ``now``, also the last days of real mail (Postfix's log)."""
+    levels = policy_levels(session)
     failed: list[tuple[str, str]] = []
     active = set(
         session.exec(
@@ -216,7 +218,7 @@ def home_data(
         for e in audit.events(session=session, limit=15)
     )
     return HomeData(
-        levels=dict(levels),
+        levels=levels,
         routes=len(list_routes(session=session)),
         pending=pending_items(session),
         failed=tuple(failed),
@@ -262,14 +264,7 @@ def status_page(
     lines, total = policy_listing(
         session=session, listing=listing, offset=offset, limit=STATUS_PAGE, now=now
     )
-    levels: Counter[str] = Counter()
-    query = (
-        select(DomainPolicy.level, func.count())
-        .where(col(DomainPolicy.status) == RecordStatus.ACTIVE)
-        .group_by(col(DomainPolicy.level))
-    )
-    for level, n in session.exec(query):
-        levels[str(level)] = int(n)
+    levels = policy_levels(session)
     on = policy_states(
         session=session,
         gateways=gateways,
@@ -281,7 +276,7 @@ def status_page(
         offset=offset,
         total=total,
         size=STATUS_PAGE,
-        levels=dict(levels),
+        levels=levels,
         routes=len(list_routes(session=session)),
         on_gateways=on,
         gateways=gateway_states(session=session, gateways=gateways) if offset == 0 else (),

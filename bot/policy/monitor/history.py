@@ -336,26 +336,17 @@ def policy_listing(
     the certificate expiry.
     """
     item = MonitorItem
-    query = (
-        sa_select(  # sqlmodel's select takes at most four columns
-            col(DomainPolicy.id),
-            col(DomainPolicy.domain),
-            col(DomainPolicy.level),
-            col(DomainPolicy.mode),
-            col(item.last_checked_at),
-            col(item.last_verdict),
-            func.coalesce(col(item.last_validation_id), col(DomainPolicy.validation_id)),
-            func.count().over(),
-        )
-        .select_from(DomainPolicy)
-        .outerjoin(
-            item,
-            (col(item.subject) == SubjectKind.POLICY.value)
-            & (col(item.subject_id) == col(DomainPolicy.id)),
-        )
-        .where(col(DomainPolicy.status) == RecordStatus.ACTIVE)
+    query = sa_select(  # sqlmodel's select takes at most four columns
+        col(DomainPolicy.id),
+        col(DomainPolicy.domain),
+        col(DomainPolicy.level),
+        col(DomainPolicy.mode),
+        col(item.last_checked_at),
+        col(item.last_verdict),
+        func.coalesce(col(item.last_validation_id), col(DomainPolicy.validation_id)),
+        func.count().over(),
     )
-    query = _filtered(query, listing)
+    query = _filtered(_active_with_items(query), listing)
     query = query.order_by(col(DomainPolicy.domain)).offset(max(offset, 0)).limit(limit)
     rows = session.execute(query).all()
     if not rows:
@@ -406,9 +397,14 @@ def _filtered(query: Any, listing: Listing) -> Any:
 
 
 def _count(session: Session, listing: Listing) -> int:
-    query = (
-        select(func.count())
-        .select_from(DomainPolicy)
+    query = _filtered(_active_with_items(select(func.count())), listing)
+    return int(session.exec(query).one())
+
+
+def _active_with_items(query: Any) -> Any:
+    """``query`` over the active policies, each with its monitor item (if any) joined."""
+    return (
+        query.select_from(DomainPolicy)
         .outerjoin(
             MonitorItem,
             (col(MonitorItem.subject) == SubjectKind.POLICY.value)
@@ -416,4 +412,3 @@ def _count(session: Session, listing: Listing) -> int:
         )
         .where(col(DomainPolicy.status) == RecordStatus.ACTIVE)
     )
-    return int(session.exec(_filtered(query, listing)).one())

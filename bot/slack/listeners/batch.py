@@ -13,7 +13,7 @@ from bot.policy.batch import LineStatus
 from bot.policy.errors import PolicyError
 from bot.policy.models import Draft
 from bot.slack.batch_run import Line, Run
-from bot.slack.flow import domains_for_sync, show, with_draft
+from bot.slack.flow import domains_for_sync, drop_line, show, with_draft
 from bot.slack.ids import Action, Block, Field, View
 from bot.slack.listeners.act import Act, listener
 from bot.slack.listeners.util import action_int, draft_of, field_value, view_id_of
@@ -77,17 +77,8 @@ async def on_batch_remove(act: Act) -> None:
     draft_id, line_id, view_id = draft_of(act.meta), action_int(act.body), view_id_of(act.body)
 
     def remove(session: Session) -> dict[str, Any]:
-        def edit(draft: Draft) -> Draft:
-            return drafts.remove_line(
-                session=session,
-                draft_id=draft_id,
-                version=draft.version,
-                line_id=line_id,
-                actor=act.actor,
-                now=act.now(),
-            )
-
-        return review_for(with_draft(session, draft_id, edit))
+        draft = drop_line(session, draft_id, line_id, actor=act.actor, now=act.now())
+        return review_for(draft)
 
     await show(act.client, view_id, await act.run(remove))
 

@@ -15,7 +15,7 @@ from bot.probe.model import TargetResult
 from bot.probe.names import InvalidName, email_for_domain
 from bot.slack.batch_run import save_result
 from bot.slack.errors import UserError
-from bot.slack.flow import domains_for, own_domains, show, with_draft
+from bot.slack.flow import domains_for, drop_line, own_domains, show, with_draft
 from bot.slack.ids import Action, Block, Field, View
 from bot.slack.listeners.act import Act, Make, listener, propose
 from bot.slack.listeners.util import (
@@ -112,7 +112,7 @@ async def on_remove(act: Act) -> None:
 
     async def work() -> None:
         if kind == "l":
-            await act.run(lambda s: _drop_line(s, act, draft_id, ident))
+            await act.run(lambda s: drop_line(s, draft_id, ident, actor=act.actor, now=act.now()))
             notice = None
         else:
             notice = await _ask_to_remove(act, draft_id, key)
@@ -121,20 +121,6 @@ async def on_remove(act: Act) -> None:
         )
 
     act.later(work(), f"remove {key}")
-
-
-def _drop_line(session: Session, act: Act, draft_id: int, line_id: int) -> Draft:
-    def drop(draft: Draft) -> Draft:
-        return drafts.remove_line(
-            session=session,
-            draft_id=draft_id,
-            version=draft.version,
-            line_id=line_id,
-            actor=act.actor,
-            now=act.now(),
-        )
-
-    return with_draft(session, draft_id, drop)
 
 
 async def _ask_to_remove(act: Act, draft_id: int, key: str) -> str:
