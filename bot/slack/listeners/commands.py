@@ -159,7 +159,7 @@ def _domain_status(session: Session, act: Act, domain: str) -> dict[str, Any]:
 async def on_status_page(act: Act) -> None:
     """Next / Previous under a /tls status list: the same list, another page, in place."""
     offset_text, _, encoded = act.value.partition(" ")
-    offset = number(offset_text) if offset_text != "0" else 0
+    offset = number(offset_text)
     try:
         listing = Listing.parse(encoded)
     except PolicyError:
