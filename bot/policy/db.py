@@ -13,12 +13,13 @@ The schema is only ever built by the Alembic migrations that live in
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -27,13 +28,55 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.sql import Insert
 from sqlmodel import Session, create_engine
 
 from bot.policy.errors import DatabaseUnavailable, InvalidInput, SchemaOutdated
 
+T = TypeVar("T")
+
 SCRIPT_LOCATION = "bot.policy:migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _MIGRATION_LOCK = 0x746C73626F74  # "tlsbot": the advisory lock key of `tlsbot db upgrade`
+
+# No statement may grow with the size of the store: PostgreSQL's protocol carries at
+# most 65,535 bind parameters per statement and SQLite allows 32,766, so bulk inserts,
+# updates and IN lists are cut into pieces well under both.
+MAX_PARAMETERS = 10_000
+IN_CHUNK = 1_000  # values per IN (…) list
+
+
+def chunked(items: Iterable[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
+    """``items`` in lists of at most ``size`` (the last one shorter)."""
+    if size < 1:
+        raise ValueError("a chunk holds at least one item")
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def rows_per_statement(columns: int) -> int:
+    """How many rows of ``columns`` values one multi-row INSERT may carry."""
+    return max(1, MAX_PARAMETERS // max(1, columns))
+
+
+def insert_many(
+    executor: Session | Connection, statement: Insert, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Execute the core INSERT ``statement`` for every row, in multi-row statements of
+    :func:`rows_per_statement` rows.
+
+    That is SQLAlchemy's "insertmanyvalues" (one compiled statement sent page by page),
+    which it uses for an executemany with RETURNING, hence the RETURNING of the key.
+    Without it psycopg sends one statement per row, and a statement trigger fires for
+    every row.
+    """
+    if not rows:
+        return
+    page = rows_per_statement(len(rows[0]))
+    keys = list(statement.table.primary_key.columns)  # type: ignore[attr-defined]
+    paged = statement.returning(*keys).execution_options(insertmanyvalues_page_size=page)
+    executor.execute(paged, list(rows)).all()
 
 
 def make_engine(
