@@ -9,6 +9,7 @@ from sqlmodel import Session, col, func, select
 
 from bot.policy import audit
 from bot.policy.batch import LineStatus
+from bot.policy.db import chunked
 from bot.policy.models import AuditEvent, ChangeRequest, DomainPolicy, Draft, Validation
 from bot.policy.monitor.history import at_risk_first
 from bot.policy.queries import count_policies, list_policies, list_routes
@@ -224,26 +225,32 @@ def home_data(session: Session) -> HomeData:
     for level, n in session.exec(query):
         levels[str(level)] = int(n)
     failed: list[tuple[str, str]] = []
-    active = set(
-        session.exec(
-            select(DomainPolicy.domain).where(col(DomainPolicy.status) == RecordStatus.ACTIVE)
-        )
-    )
-    seen: set[str] = set()
+    # The newest validation of each domain among the last 2,000, without their evidence;
+    # the evidence is read for the failed ones only, and only active policies count.
     latest = (
-        select(Validation)
+        select(Validation.id, Validation.domain, Validation.verdict)
         .where(col(Validation.kind) != "route")
         .order_by(col(Validation.id).desc())
         .limit(2000)
     )
-    for validation in session.exec(latest):
-        if validation.domain in seen:
-            continue
-        seen.add(validation.domain)
-        if validation.domain in active and verdict(validation.verdict) not in OK:
-            failed.append(
-                (validation.domain, first_reason(validation.result) or validation.verdict)
+    newest: dict[str, tuple[int | None, str]] = {}
+    for validation_id, domain, outcome in session.exec(latest):
+        newest.setdefault(domain, (validation_id, outcome))
+    bad = {d: v for d, v in newest.items() if verdict(v[1]) not in OK}
+    active: set[str] = set()
+    for chunk in chunked(sorted(bad)):
+        active.update(
+            session.exec(
+                select(DomainPolicy.domain).where(
+                    col(DomainPolicy.status) == RecordStatus.ACTIVE,
+                    col(DomainPolicy.domain).in_(chunk),
+                )
             )
+        )
+    results = reasons_of(session, [bad[d][0] for d in bad if d in active])
+    for domain, (validation_id, outcome) in bad.items():
+        if domain in active:
+            failed.append((domain, results.get(validation_id or 0, (None, None))[0] or outcome))
     recent = tuple(
         AuditLine(e.at, e.actor_id, e.action, e.subject)
         for e in audit.events(session=session, limit=15)

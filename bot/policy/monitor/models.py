@@ -25,8 +25,9 @@ from bot.policy.types import UTCDateTime
 
 _OPEN = text("resolved_at IS NULL")
 # An alert whose message, or whose follow-up, is still to be delivered.
-_UNDELIVERED = text(
-    "sent_at IS NULL OR (resolved_at IS NOT NULL AND notify_resolution AND resolve_sent_at IS NULL)"
+UNDELIVERED = text(
+    "(sent_at IS NULL"
+    " OR (resolved_at IS NOT NULL AND notify_resolution AND resolve_sent_at IS NULL))"
 )
 
 
@@ -34,7 +35,10 @@ class MonitorItem(SQLModel, table=True):
     """The schedule and state-machine memory of one watched policy or route."""
 
     __tablename__ = "monitor_item"
-    __table_args__ = (UniqueConstraint("subject", "subject_id", name="uq_monitor_item_subject"),)
+    __table_args__ = (
+        UniqueConstraint("subject", "subject_id", name="uq_monitor_item_subject"),
+        Index("ix_monitor_item_verdict_name", "last_verdict", "name"),  # the App Home's list
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     subject: str = Field(max_length=16)  # SubjectKind
@@ -63,8 +67,8 @@ class MonitorAlert(SQLModel, table=True):
             "ix_monitor_alert_undelivered",
             "attempts",
             "raised_at",
-            sqlite_where=_UNDELIVERED,
-            postgresql_where=_UNDELIVERED,
+            sqlite_where=UNDELIVERED,
+            postgresql_where=UNDELIVERED,
         ),
         Index(
             "uq_monitor_alert_open",

@@ -34,7 +34,7 @@ from bot.policy.db import chunked, insert_many
 from bot.policy.models import DomainPolicy, InboundRoute, Validation
 from bot.policy.monitor.alerts import Alert, Condition, SubjectKind, Thresholds, Watched, WatchState
 from bot.policy.monitor.machine import Outcome, close_all, evaluate
-from bot.policy.monitor.models import MonitorAlert, MonitorItem, MonitorSync
+from bot.policy.monitor.models import UNDELIVERED, MonitorAlert, MonitorItem, MonitorSync
 from bot.policy.monitor.schedule import next_slot
 from bot.policy.types import SYSTEM, PolicyLevel, PolicyMode, RecordStatus
 from bot.probe.model import TargetResult, Verdict
@@ -458,16 +458,7 @@ def next_undelivered(session: Session) -> MonitorAlert | None:
     """One alert whose message or follow-up is not delivered yet, locked (others skip it)."""
     return session.exec(
         select(MonitorAlert)
-        .where(
-            or_(
-                col(MonitorAlert.sent_at).is_(None),
-                and_(
-                    col(MonitorAlert.resolved_at).is_not(None),
-                    col(MonitorAlert.notify_resolution),
-                    col(MonitorAlert.resolve_sent_at).is_(None),
-                ),
-            )
-        )
+        .where(UNDELIVERED)  # the predicate of its partial index, word for word
         .where(col(MonitorAlert.attempts) < MAX_ATTEMPTS)
         .order_by(col(MonitorAlert.attempts), col(MonitorAlert.raised_at))
         .limit(1)

@@ -29,7 +29,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _UNDELIVERED = (
-    "sent_at IS NULL OR (resolved_at IS NOT NULL AND notify_resolution AND resolve_sent_at IS NULL)"
+    "(sent_at IS NULL"
+    " OR (resolved_at IS NOT NULL AND notify_resolution AND resolve_sent_at IS NULL))"
 )
 
 
@@ -59,6 +60,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("monitor_item", schema=None) as batch_op:
         batch_op.add_column(sa.Column("swept_by", sa.String(length=100), nullable=True))
+        batch_op.create_index(
+            "ix_monitor_item_verdict_name", ["last_verdict", "name"], unique=False
+        )
     with op.batch_alter_table("monitor_alert", schema=None) as batch_op:
         batch_op.create_index(
             "ix_monitor_alert_undelivered",
@@ -92,6 +96,7 @@ def downgrade() -> None:
             postgresql_where=sa.text(_UNDELIVERED),
         )
     with op.batch_alter_table("monitor_item", schema=None) as batch_op:
+        batch_op.drop_index("ix_monitor_item_verdict_name")
         batch_op.drop_column("swept_by")
     op.drop_table("monitor_sync")
     with op.batch_alter_table("subject_change", schema=None) as batch_op:
