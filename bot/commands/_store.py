@@ -28,7 +28,7 @@ def store(prog: str) -> Iterator[Engine]:
     settings = Settings.from_env()
     engine = None
     try:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         yield engine
     except PolicyError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     engine = None
     try:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         check_schema(engine)
         with new_session(engine) as session:
             result = export_postfix(session=session, directory=out.resolve(), now=args.clock())

@@ -79,10 +79,24 @@ def insert_many(
     executor.execute(paged, list(rows)).all()
 
 
+DEFAULT_POOL_SIZE = 10
+
+
 def make_engine(
-    url: str, *, connect_args: Mapping[str, Any] | None = None, echo: bool = False
+    url: str,
+    *,
+    connect_args: Mapping[str, Any] | None = None,
+    echo: bool = False,
+    pool_size: int = DEFAULT_POOL_SIZE,
 ) -> Engine:
-    """An engine for ``url`` (``sqlite:///file.db`` or ``postgresql+psycopg://…``)."""
+    """An engine for ``url`` (``sqlite:///file.db`` or ``postgresql+psycopg://…``).
+
+    On PostgreSQL the process holds at most ``pool_size`` connections
+    (``TLSBOT_DB_POOL_SIZE``; no overflow beyond it, so pool size × processes is
+    the most the server will see: keep it within ``max_connections``); a thread
+    that finds them all busy waits for one. Connections are checked before use,
+    so a PostgreSQL restart costs the next query a reconnect, not an error.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -100,7 +114,14 @@ def make_engine(
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, connect_args=args, echo=echo, pool_pre_ping=True)
+        return create_engine(
+            parsed,
+            connect_args=args,
+            echo=echo,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=0,
+        )
     raise InvalidInput(f"DATABASE_URL names {backend!r}; tlsbot supports sqlite and postgresql")
 
 
@@ -192,12 +213,12 @@ def _first_line(exc: OperationalError) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
-def open_checked(url: str) -> Engine:
+def open_checked(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
     """For ``tlsbot serve``: an engine on ``url`` whose schema is current, or a PolicyError.
 
     The error's ``str()`` is one line saying what to run (``tlsbot db upgrade``).
     """
-    engine = make_engine(url)
+    engine = make_engine(url, pool_size=pool_size)
     try:
         check_schema(engine)
     except BaseException:
