@@ -48,6 +48,16 @@ def spawn(env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
     )
 
 
+def finish(worker: subprocess.Popen[str]) -> tuple[str, str]:
+    """The rest of a worker's output (read through its file objects: ``readline`` may have
+    buffered some already, which ``communicate`` would not see)."""
+    assert worker.stdout is not None
+    assert worker.stderr is not None
+    out, err = worker.stdout.read(), worker.stderr.read()
+    worker.wait(90)
+    return out, err
+
+
 def test_killing_one_of_three_replicas_mid_sweep_loses_no_item(
     database: TestDatabase, engine: Engine, session: Session
 ) -> None:
@@ -83,7 +93,7 @@ def test_killing_one_of_three_replicas_mid_sweep_loses_no_item(
     assert first.startswith("probe "), first
     victim.kill()
     victim.wait(10)
-    outputs = [w.communicate(timeout=90) for w in workers]
+    outputs = [finish(w) for w in workers]
     outputs[0] = (first + outputs[0][0], outputs[0][1])
 
     for worker, (_, err) in zip(workers, outputs, strict=True):
