@@ -141,7 +141,7 @@ class LiveTables:
 
     def __init__(self) -> None:
         self._policies: dict[int, PublishedPolicy] = {}
-        self._by_domain: dict[str, set[int]] = {}
+        self._by_domain: dict[str, tuple[int, ...]] = {}  # a domain has one policy, or few
         self._rejected: dict[str, tuple[Rejection, ...]] = {}
         self.tables = Tables(tls_policy=LayeredMap(), tls_inbound=LayeredMap())
 
@@ -153,7 +153,7 @@ class LiveTables:
         live = cls()
         for policy_id, policy in policies:
             live._policies[policy_id] = policy
-            live._by_domain.setdefault(policy.domain, set()).add(policy_id)
+            live._by_domain[policy.domain] = (*live._by_domain.get(policy.domain, ()), policy_id)
         outbound: dict[str, str] = {}
         inbound: dict[str, str] = {}
         for domain in sorted(live._by_domain):
@@ -176,13 +176,17 @@ class LiveTables:
             old = self._policies.pop(policy_id, None)
             if old is not None:
                 touched.add(old.domain)
-                ids = self._by_domain.get(old.domain, set())
-                ids.discard(policy_id)
-                if not ids:
+                ids = tuple(i for i in self._by_domain.get(old.domain, ()) if i != policy_id)
+                if ids:
+                    self._by_domain[old.domain] = ids
+                else:
                     self._by_domain.pop(old.domain, None)
             if policy is not None:
                 self._policies[policy_id] = policy
-                self._by_domain.setdefault(policy.domain, set()).add(policy_id)
+                self._by_domain[policy.domain] = (
+                    *self._by_domain.get(policy.domain, ()),
+                    policy_id,
+                )
                 touched.add(policy.domain)
         outbound: dict[str, str | None] = {}
         inbound: dict[str, str | None] = {}
