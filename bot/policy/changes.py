@@ -16,7 +16,8 @@ has applied and asks for what changed after it: :func:`head` is one primary-key 
 with the size of the store.
 
 On PostgreSQL the triggers are per statement (transition tables): a bulk statement
-takes one number for all its rows. On SQLite they are per row.
+takes one number for all its rows, and a ``TRUNCATE`` (which names no rows) marks
+every subject of that table ever recorded as changed. On SQLite they are per row.
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ DECLARE
 BEGIN
     IF TG_OP = 'DELETE' THEN
         PERFORM 1 FROM changed_old LIMIT 1;
+    ELSIF TG_OP = 'TRUNCATE' THEN
+        PERFORM 1 FROM subject_change WHERE subject = TG_ARGV[0] LIMIT 1;
     ELSE
         PERFORM 1 FROM changed_new LIMIT 1;
     END IF;
@@ -129,6 +132,8 @@ BEGIN
         INSERT INTO subject_change (subject, subject_id, seq)
             SELECT TG_ARGV[0], id, next_seq FROM changed_old
             ON CONFLICT (subject, subject_id) DO UPDATE SET seq = EXCLUDED.seq;
+    ELSIF TG_OP = 'TRUNCATE' THEN  -- no rows to name: every subject ever seen changed
+        UPDATE subject_change SET seq = next_seq WHERE subject = TG_ARGV[0];
     ELSE
         INSERT INTO subject_change (subject, subject_id, seq)
             SELECT TG_ARGV[0], id, next_seq FROM changed_new
@@ -144,6 +149,7 @@ _PG_TRANSITIONS = {
     "INSERT": "REFERENCING NEW TABLE AS changed_new",
     "UPDATE": "REFERENCING OLD TABLE AS changed_old NEW TABLE AS changed_new",
     "DELETE": "REFERENCING OLD TABLE AS changed_old",
+    "TRUNCATE": "",  # PostgreSQL only (SQLite has no TRUNCATE)
 }
 
 _SQLITE_RECORD = """
@@ -173,6 +179,8 @@ def install_statements(dialect: str) -> list[str]:
                     f"FOR EACH STATEMENT EXECUTE FUNCTION tlsbot_subject_changed('{kind.value}')"
                 )
                 continue
+            if event == "TRUNCATE":
+                continue
             body = _SQLITE_RECORD.format(kind=kind.value, row="OLD" if event == "DELETE" else "NEW")
             if event == "UPDATE":  # an id that changed: its old id is a change too
                 body += _SQLITE_OLD_ID.format(kind=kind.value)
@@ -188,7 +196,7 @@ def remove_statements(dialect: str) -> list[str]:
             name = _trigger_name(table, event)
             if dialect == "postgresql":
                 statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-            else:
+            elif event != "TRUNCATE":
                 statements.append(f"DROP TRIGGER IF EXISTS {name}")
     if dialect == "postgresql":
         statements.append("DROP FUNCTION IF EXISTS tlsbot_subject_changed()")

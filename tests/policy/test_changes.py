@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, delete, insert, update
+from sqlalchemy import Engine, delete, insert, text, update
 from sqlmodel import Session, col, select
 
 from bot.policy import changes
 from bot.policy.changes import ChangeKind
 from bot.policy.models import DomainPolicy, InboundRoute
 from tests.support.bulk import add_policies
+from tests.support.db import TestDatabase
 
 pytestmark = pytest.mark.db
 
@@ -84,3 +85,17 @@ def test_changes_of_one_statement_are_read_page_by_page(engine: Engine, session:
     pages = list(changes.changed_since(session, after=mark, upto=changes.head(session), page=3))
     assert [len(p) for p in pages] == [3, 3, 1]
     assert sorted(k for p in pages for k in p) == [(ChangeKind.POLICY, i) for i in ids(session)]
+
+
+def test_a_truncate_marks_every_known_policy_changed(
+    database: TestDatabase, engine: Engine, session: Session
+) -> None:
+    if not database.is_postgresql:
+        pytest.skip("TRUNCATE is PostgreSQL's; SQLite has none")
+    add_policies(engine, 3, now=T0)
+    policies = ids(session)
+    mark = changes.head(session)
+    session.rollback()  # TRUNCATE waits for every other transaction on the table
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE domain_policy"))
+    assert sorted(since(session, mark)) == [(ChangeKind.POLICY, i) for i in policies]
