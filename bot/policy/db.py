@@ -61,22 +61,31 @@ def rows_per_statement(columns: int) -> int:
 
 
 def insert_many(
-    executor: Session | Connection, statement: Insert, rows: Sequence[Mapping[str, Any]]
+    executor: Session | Connection,
+    statement: Insert,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    paged: bool = True,
 ) -> None:
-    """Execute the core INSERT ``statement`` for every row, in multi-row statements of
-    :func:`rows_per_statement` rows.
+    """Execute the core INSERT ``statement`` for every row; no statement grows with them.
 
-    That is SQLAlchemy's "insertmanyvalues" (one compiled statement sent page by page),
-    which it uses for an executemany with RETURNING, hence the RETURNING of the key.
-    Without it psycopg sends one statement per row, and a statement trigger fires for
-    every row.
+    ``paged`` (the default): multi-row statements of :func:`rows_per_statement` rows,
+    SQLAlchemy's "insertmanyvalues" (one compiled statement sent page by page), which
+    it uses for an executemany with RETURNING, hence the RETURNING of the key. Use it
+    for a table with statement triggers (the change marker's), which then fire once a
+    page. ``paged=False``: one single-row statement per row, which psycopg sends in
+    one pipeline; cheaper when no trigger fires per statement (a long statement costs
+    the driver time to parse, per parameter).
     """
     if not rows:
         return
+    if not paged:
+        executor.execute(statement, list(rows))
+        return
     page = rows_per_statement(len(rows[0]))
     keys = list(statement.table.primary_key.columns)  # type: ignore[attr-defined]
-    paged = statement.returning(*keys).execution_options(insertmanyvalues_page_size=page)
-    executor.execute(paged, list(rows)).all()
+    paged_statement = statement.returning(*keys).execution_options(insertmanyvalues_page_size=page)
+    executor.execute(paged_statement, list(rows)).all()
 
 
 DEFAULT_POOL_SIZE = 10

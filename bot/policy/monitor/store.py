@@ -104,26 +104,29 @@ def load_watched(session: Session, kind: SubjectKind, subject_id: int) -> Watche
 def load_subjects(
     session: Session, keys: Iterable[tuple[SubjectKind, int]]
 ) -> dict[tuple[SubjectKind, int], Watched]:
-    """The active policies and routes among ``keys``, read in chunks of ids."""
+    """The active policies and routes among ``keys``, read by primary key in chunks.
+
+    The status is checked here, not in the query, so that the plan is the key's
+    index whatever the table's statistics say (a store loaded in bulk a moment ago
+    has none yet).
+    """
     wanted: dict[SubjectKind, list[int]] = {}
     for kind, subject_id in keys:
         wanted.setdefault(kind, []).append(subject_id)
     found: dict[tuple[SubjectKind, int], Watched] = {}
     for chunk in chunked(sorted(set(wanted.get(SubjectKind.POLICY, ())))):
         rows = session.execute(
-            sa_select(*_POLICY_FIELDS).where(
-                col(DomainPolicy.id).in_(chunk), col(DomainPolicy.status) == RecordStatus.ACTIVE
+            sa_select(col(DomainPolicy.status), *_POLICY_FIELDS).where(
+                col(DomainPolicy.id).in_(chunk)
             )
         )
-        for row in rows:
-            found[(SubjectKind.POLICY, int(row[0]))] = _watched_policy(*row)
+        for status, *fields in rows:
+            if status == RecordStatus.ACTIVE:
+                found[(SubjectKind.POLICY, int(fields[0]))] = _watched_policy(*fields)
     for chunk in chunked(sorted(set(wanted.get(SubjectKind.ROUTE, ())))):
-        for r in session.exec(
-            select(InboundRoute).where(
-                col(InboundRoute.id).in_(chunk), col(InboundRoute.status) == RecordStatus.ACTIVE
-            )
-        ):
-            found[(SubjectKind.ROUTE, int(r.id or 0))] = watched_route(r)
+        for r in session.exec(select(InboundRoute).where(col(InboundRoute.id).in_(chunk))):
+            if r.status == RecordStatus.ACTIVE:
+                found[(SubjectKind.ROUTE, int(r.id or 0))] = watched_route(r)
     return found
 
 
@@ -179,7 +182,7 @@ def _follow(
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     table = SQLModel.metadata.tables[MonitorItem.__tablename__]
     statement = insert(table).on_conflict_do_nothing(index_elements=["subject", "subject_id"])
-    insert_many(session, statement, rows)
+    insert_many(session, statement, rows, paged=False)  # no trigger on monitor_item
     for key, (item_id, name) in existing.items():
         if key in subjects and subjects[key].name != name:
             session.execute(
