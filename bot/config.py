@@ -87,6 +87,7 @@ _DECIMAL = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9})?|\.[0-9]{1,9}")
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///tlsbot.db"
+    db_pool_size: int = 10  # PostgreSQL connections one process may hold (docs/scale.md)
     slack_bot_token: Secret | None = None
     slack_signing_secret: Secret | None = None
     slack_app_token: Secret | None = None
@@ -141,6 +142,7 @@ class Settings:
         gateways = e.gateways("TLSBOT_GATEWAYS")
         return cls(
             database_url=e.text("DATABASE_URL") or "sqlite:///tlsbot.db",
+            db_pool_size=e.integer("TLSBOT_DB_POOL_SIZE", 10, low=1, high=1000),
             slack_bot_token=e.secret("SLACK_BOT_TOKEN", prefix="xoxb-"),
             slack_signing_secret=e.secret("SLACK_SIGNING_SECRET"),
             slack_app_token=e.secret("SLACK_APP_TOKEN", prefix="xapp-"),

@@ -29,7 +29,7 @@ def store(prog: str, *, settings: Settings | None = None, schema: bool = False) 
     settings = settings or Settings.from_env()
     engine = None
     try:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         if schema:
             check_schema(engine)
         yield engine

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     sink = make_sink(settings, console=args.console)
     try:
-        engine = open_checked(settings.database_url)
+        engine = open_checked(settings.database_url, pool_size=settings.db_pool_size)
     except PolicyError as exc:
         print(f"tlsbot: {exc}", file=sys.stderr)
         return 1

@@ -67,7 +67,7 @@ def check_settings(settings: Settings) -> None:
 def open_store(settings: Settings) -> Store:
     """The database, refused with one line when it cannot be used or its schema is behind."""
     try:
-        engine = open_checked(settings.database_url)
+        engine = open_checked(settings.database_url, pool_size=settings.db_pool_size)
     except PolicyError as exc:
         raise ConfigError(f"DATABASE_URL: {exc}") from None
     except SQLAlchemyError as exc:

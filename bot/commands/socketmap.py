@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     settings = Settings.from_env()
     try:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         check_schema(engine)
     except PolicyError as exc:
         print(f"tlsbot: {exc}", file=sys.stderr)

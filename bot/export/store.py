@@ -5,26 +5,24 @@ Only policies that are ``active`` and in mode ``enforce`` are published
 and handed to :func:`bot.export.tables.build_tables`, which re-validates them:
 a row with a hostile value cannot reach Postfix.
 
-:class:`DatabaseSource` gives the socketmap its cheap version check: the audit
-chain's head (every approved change appends an audit event in the same
-transaction), plus, less often, the count and newest ``updated_at`` of the
-policies, so that even a change made outside the services is noticed.
+:class:`DatabaseSource` gives the socketmap its cheap version check and its
+incremental reloads: the store's change marker (:mod:`bot.policy.changes`), which
+the database bumps on every write to a policy, even one made outside the services.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Hashable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
 from bot.export.model import PublishedPolicy
-from bot.export.tables import Tables, build_tables
-from bot.policy.db import new_session
+from bot.export.snapshot import LiveTables
+from bot.export.tables import Tables
+from bot.policy import changes
+from bot.policy.db import chunked, new_session
 from bot.policy.models import AuditHead, DomainPolicy
 from bot.policy.types import PolicyMode, RecordStatus
 
@@ -63,19 +61,10 @@ def audit_head(session: Session) -> tuple[int, str]:
     return (0, "0" * 64) if row is None else (int(row[0]), str(row[1]))
 
 
-def policy_fingerprint(session: Session) -> tuple[int, str]:
-    """Count and newest ``updated_at`` of all policies: catches edits made past the services."""
-    count, newest = session.execute(
-        select(func.count(), func.max(col(DomainPolicy.updated_at))).select_from(DomainPolicy)
-    ).one()
-    return int(count), str(newest)
-
-
-def load_changes(session: Session, *, since: datetime | None) -> list[Change]:
-    """Every policy row updated after ``since`` (all rows if ``None``), published or not."""
+def _published_rows(session: Session, ids: list[int] | None) -> dict[int, PublishedPolicy | None]:
+    """What each policy publishes now (``None``: nothing), for ``ids`` or for every row."""
     query = select(
         col(DomainPolicy.id),
-        col(DomainPolicy.updated_at),
         col(DomainPolicy.status),
         col(DomainPolicy.mode),
         col(DomainPolicy.domain),
@@ -84,113 +73,71 @@ def load_changes(session: Session, *, since: datetime | None) -> list[Change]:
         col(DomainPolicy.secure_delivery),
         col(DomainPolicy.secure_receipt),
     )
-    if since is not None:
-        query = query.where(col(DomainPolicy.updated_at) > since)
-    changes = []
-    for row_id, updated, status, mode, domain, level, mx, delivery, receipt in session.execute(
-        query
-    ):
-        published = status == RecordStatus.ACTIVE and mode == PolicyMode.ENFORCE
-        policy = PublishedPolicy(domain, level, _as_names(mx), bool(delivery), bool(receipt))
-        changes.append(Change(int(row_id), updated, policy if published else None))
-    return changes
-
-
-@dataclass(frozen=True)
-class Change:
-    id: int
-    updated_at: datetime | None
-    policy: PublishedPolicy | None  # None: no longer published
-
-
-_EPOCH = datetime.min.replace(tzinfo=UTC)
+    if ids is None:
+        batches = [query]
+    else:
+        batches = [query.where(col(DomainPolicy.id).in_(chunk)) for chunk in chunked(ids)]
+    found: dict[int, PublishedPolicy | None] = {}
+    for batch in batches:
+        for row_id, status, mode, domain, level, mx, delivery, receipt in session.execute(batch):
+            published = status == RecordStatus.ACTIVE and mode == PolicyMode.ENFORCE
+            found[int(row_id)] = (
+                PublishedPolicy(domain, level, _as_names(mx), bool(delivery), bool(receipt))
+                if published
+                else None
+            )
+    return found
 
 
 class DatabaseSource:
     """The :class:`bot.export.snapshot.Source` backed by the policy store.
 
-    ``version()`` reads the audit head (one row by primary key) on every call and
-    the policies' fingerprint (a scan of the policy table) on every
-    ``fingerprint_every``-th call, so the frequent check stays cheap.
-
-    ``load()`` reads only the rows updated since the last load (less an overlap of
-    ``OVERLAP``, for clocks and transactions that commit late) and rebuilds the
-    tables from the policies it keeps in memory; a full read happens at the
-    first load, when the rows it knows no longer add up to the table's row count
-    (a row inserted with an old timestamp, or deleted), and every ``FULL_EVERY``
-    seconds as a backstop for edits made past the services.
+    ``version()`` is the store's change marker (:mod:`bot.policy.changes`): one row
+    read by primary key, bumped by the database itself on every write to a policy,
+    whether it came through the services or not. ``load()`` reads, at the first call,
+    every policy; after that only the policies changed since the version it last
+    applied (one indexed range read, then the rows by id in chunks), and applies
+    them to its :class:`~bot.export.snapshot.LiveTables`. It reads everything again
+    only when more than half of what it holds changed at once (cheaper than by id).
     """
 
-    OVERLAP = timedelta(minutes=5)
-    FULL_EVERY = 300.0
-
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        fingerprint_every: int = 20,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._every = fingerprint_every
-        self._clock = clock
-        self._calls = 0
-        self._fingerprint: tuple[int, str] | None = None
-        self._policies: dict[int, PublishedPolicy] | None = None
-        self._known: set[int] = set()
-        self._watermark = _EPOCH
-        self._full_at = 0.0
+        self._live: LiveTables | None = None
         self._seq = 0
         self.full_loads = 0
+        self.changes_applied = 0
 
     def version(self) -> Hashable:
         with new_session(self._engine) as session:
-            return self._version(session)
+            return changes.head(session)
 
     def load(self) -> tuple[Hashable, Tables]:
         with new_session(self._engine) as session:
-            self._calls = 0  # always a fresh fingerprint with a load
-            self._version(session)  # read first: rows are at least this new
-            assert self._fingerprint is not None
-            rows = self._fingerprint[0]
-            if self._policies is not None and not self._full_due():
-                since = self._watermark - self.OVERLAP
-                policies, known = self._apply(load_changes(session, since=since), self._policies)
-                if known == rows:  # every row accounted for: the increment is complete
-                    self._policies = policies
-                else:  # a row appeared with an old timestamp, or one was deleted
-                    self._policies = None
-            if self._policies is None or self._full_due():
-                self._known.clear()
-                self._policies, _ = self._apply(load_changes(session, since=None), {})
-                self._full_at = self._clock()
+            head = changes.head(session)  # read first: the rows are at least this new
+            live = self._live
+            if live is not None and head != self._seq:
+                ids = [
+                    policy_id
+                    for page in changes.changed_since(
+                        session, after=self._seq, upto=head, kind=changes.ChangeKind.POLICY
+                    )
+                    for _, policy_id in page
+                ]
+                if len(ids) > max(1000, len(live) // 2):
+                    live = None  # most of it changed: one full read is cheaper
+                else:
+                    rows = _published_rows(session, ids)
+                    live.apply({policy_id: rows.get(policy_id) for policy_id in ids})
+                    self.changes_applied += len(ids)
+            if live is None:
+                rows = _published_rows(session, None)
+                live = LiveTables.build(
+                    (policy_id, policy) for policy_id, policy in rows.items() if policy is not None
+                )
                 self.full_loads += 1
-            policies = self._policies
-            version = (self._seq, *self._fingerprint, self._full_due())
-            return version, build_tables(policies[key] for key in sorted(policies))
-
-    def _apply(
-        self, changes: list[Change], policies: dict[int, PublishedPolicy]
-    ) -> tuple[dict[int, PublishedPolicy], int]:
-        for change in changes:
-            self._known.add(change.id)
-            if change.policy is None:
-                policies.pop(change.id, None)
-            else:
-                policies[change.id] = change.policy
-            if change.updated_at is not None:
-                self._watermark = max(self._watermark, change.updated_at)
-        return policies, len(self._known)
-
-    def _full_due(self) -> bool:
-        return self._clock() - self._full_at >= self.FULL_EVERY
-
-    def _version(self, session: Session) -> Hashable:
-        self._seq, _ = audit_head(session)
-        if self._fingerprint is None or self._calls % self._every == 0:
-            self._fingerprint = policy_fingerprint(session)
-        self._calls += 1
-        return (self._seq, *self._fingerprint, self._full_due())
+            self._live, self._seq = live, head
+            return head, live.tables
 
 
 def _as_names(value: Any) -> tuple[str, ...]:

@@ -204,9 +204,14 @@ _COLUMNS = (
 )
 
 
+STREAM_ROWS = 5000  # rows fetched at a time: memory stays flat however long the trail
+
+
 def _rows(session: Session) -> Iterator[Row[Any]]:
-    query = select(*_COLUMNS).order_by(col(AuditEvent.seq)).execution_options(yield_per=2000)
-    yield from session.execute(query)
+    """Every event in order, streamed (a server-side cursor on PostgreSQL), Core rows."""
+    query = select(*_COLUMNS).order_by(col(AuditEvent.seq))
+    connection = session.connection().execution_options(yield_per=STREAM_ROWS)
+    yield from connection.execute(query)
 
 
 def verify(*, session: Session) -> VerifyReport:

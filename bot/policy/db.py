@@ -13,12 +13,13 @@ The schema is only ever built by the Alembic migrations that live in
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -27,19 +28,84 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.sql import Insert
 from sqlmodel import Session, create_engine
 
 from bot.policy.errors import DatabaseUnavailable, InvalidInput, SchemaOutdated
+
+T = TypeVar("T")
 
 SCRIPT_LOCATION = "bot.policy:migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _MIGRATION_LOCK = 0x746C73626F74  # "tlsbot": the advisory lock key of `tlsbot db upgrade`
 
+# No statement may grow with the size of the store: PostgreSQL's protocol carries at
+# most 65,535 bind parameters per statement and SQLite allows 32,766, so bulk inserts,
+# updates and IN lists are cut into pieces well under both.
+MAX_PARAMETERS = 10_000
+IN_CHUNK = 1_000  # values per IN (…) list
+
+
+def chunked(items: Iterable[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
+    """``items`` in lists of at most ``size`` (the last one shorter)."""
+    if size < 1:
+        raise ValueError("a chunk holds at least one item")
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def rows_per_statement(columns: int) -> int:
+    """How many rows of ``columns`` values one multi-row INSERT may carry."""
+    return max(1, MAX_PARAMETERS // max(1, columns))
+
+
+def insert_many(
+    executor: Session | Connection,
+    statement: Insert,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    paged: bool = True,
+) -> None:
+    """Execute the core INSERT ``statement`` for every row; no statement grows with them.
+
+    ``paged`` (the default): multi-row statements of :func:`rows_per_statement` rows,
+    SQLAlchemy's "insertmanyvalues" (one compiled statement sent page by page), which
+    it uses for an executemany with RETURNING, hence the RETURNING of the key. Use it
+    for a table with statement triggers (the change marker's), which then fire once a
+    page. ``paged=False``: one single-row statement per row, which psycopg sends in
+    one pipeline; cheaper when no trigger fires per statement (a long statement costs
+    the driver time to parse, per parameter).
+    """
+    if not rows:
+        return
+    if not paged:
+        executor.execute(statement, list(rows))
+        return
+    page = rows_per_statement(len(rows[0]))
+    keys = list(statement.table.primary_key.columns)  # type: ignore[attr-defined]
+    paged_statement = statement.returning(*keys).execution_options(insertmanyvalues_page_size=page)
+    executor.execute(paged_statement, list(rows)).all()
+
+
+DEFAULT_POOL_SIZE = 10
+
 
 def make_engine(
-    url: str, *, connect_args: Mapping[str, Any] | None = None, echo: bool = False
+    url: str,
+    *,
+    connect_args: Mapping[str, Any] | None = None,
+    echo: bool = False,
+    pool_size: int = DEFAULT_POOL_SIZE,
 ) -> Engine:
-    """An engine for ``url`` (``sqlite:///file.db`` or ``postgresql+psycopg://…``)."""
+    """An engine for ``url`` (``sqlite:///file.db`` or ``postgresql+psycopg://…``).
+
+    On PostgreSQL the process holds at most ``pool_size`` connections
+    (``TLSBOT_DB_POOL_SIZE``; no overflow beyond it, so pool size × processes is
+    the most the server will see: keep it within ``max_connections``); a thread
+    that finds them all busy waits for one. Connections are checked before use,
+    so a PostgreSQL restart costs the next query a reconnect, not an error.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -57,7 +123,14 @@ def make_engine(
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, connect_args=args, echo=echo, pool_pre_ping=True)
+        return create_engine(
+            parsed,
+            connect_args=args,
+            echo=echo,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=0,
+        )
     raise InvalidInput(f"DATABASE_URL names {backend!r}; tlsbot supports sqlite and postgresql")
 
 
@@ -149,12 +222,12 @@ def _first_line(exc: OperationalError) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
-def open_checked(url: str) -> Engine:
+def open_checked(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
     """For ``tlsbot serve``: an engine on ``url`` whose schema is current, or a PolicyError.
 
     The error's ``str()`` is one line saying what to run (``tlsbot db upgrade``).
     """
-    engine = make_engine(url)
+    engine = make_engine(url, pool_size=pool_size)
     try:
         check_schema(engine)
     except BaseException:

@@ -13,12 +13,13 @@ from bot.export.handover import states as gateway_states
 from bot.policy import audit
 from bot.policy.audit import AuditAction
 from bot.policy.batch import LineStatus
+from bot.policy.db import chunked
 from bot.policy.evidence.traffic import Traffic, traffic_by_domain
 from bot.policy.models import AuditEvent, ChangeRequest, DomainPolicy, Draft, Validation
 from bot.policy.monitor.history import ListFilter, Listing, at_risk_first, policy_listing
 from bot.policy.queries import count_policies, find_policy, list_policies, list_routes
 from bot.policy.types import RecordStatus, RequestKind, RequestState
-from bot.policy.validations import Checked, checked, checked_by_id, latest_checked
+from bot.policy.validations import Checked, checked_by_id, latest_checked
 from bot.probe.model import Verdict
 from bot.probe.names import InvalidName, normalise_domain
 from bot.slack.cards import title
@@ -193,26 +194,34 @@ def home_data(
     """The App Home's data; with ``now``, also the last days of real mail (Postfix's log)."""
     levels = policy_levels(session)
     failed: list[tuple[str, str]] = []
-    active = set(
-        session.exec(
-            select(DomainPolicy.domain).where(col(DomainPolicy.status) == RecordStatus.ACTIVE)
-        )
-    )
-    seen: set[str] = set()
+    # The newest validation of each domain among the last 2,000, without their evidence;
+    # the evidence is read for the failed ones only, and only active policies count.
     latest = (
-        select(Validation)
+        select(Validation.id, Validation.domain, Validation.verdict)
         .where(col(Validation.kind) != "route")
         .order_by(col(Validation.id).desc())
         .limit(2000)
     )
-    for validation in session.exec(latest):
-        if validation.domain in seen:
-            continue
-        seen.add(validation.domain)
-        if validation.domain in active and not Verdict.ok_value(validation.verdict):
-            found = checked(validation)
-            reason = first_reason(found.result) if found is not None else None
-            failed.append((validation.domain, reason or validation.verdict))
+    newest: dict[str, tuple[int | None, str]] = {}
+    for validation_id, domain, outcome in session.exec(latest):
+        newest.setdefault(domain, (validation_id, outcome))
+    bad = {d: v for d, v in newest.items() if not Verdict.ok_value(v[1])}
+    active: set[str] = set()
+    for chunk in chunked(sorted(bad)):
+        active.update(
+            session.exec(
+                select(DomainPolicy.domain).where(
+                    col(DomainPolicy.status) == RecordStatus.ACTIVE,
+                    col(DomainPolicy.domain).in_(chunk),
+                )
+            )
+        )
+    found = checked_by_id(session, [bad[d][0] for d in bad if d in active])
+    for domain, (validation_id, outcome) in bad.items():
+        if domain in active:
+            evidence = found.get(validation_id or 0)
+            reason = first_reason(evidence.result) if evidence is not None else None
+            failed.append((domain, reason or outcome))
     recent = tuple(
         AuditLine(e.at, e.actor_id, e.action, e.subject)
         for e in audit.events(session=session, limit=15)

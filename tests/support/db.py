@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Engine, delete, text, update
 from sqlmodel import Session, SQLModel
 
 from bot.policy import append_only
+from bot.policy.changes import ChangeHead, SubjectChange
 from bot.policy.db import make_engine, new_session, upgrade
 from bot.policy.models import AuditHead
 
@@ -85,14 +86,20 @@ def append_only_suspended(db: Session | Connection) -> Iterator[None]:
         db.execute(text(statement))
 
 
+# Emptied last: deleting the policies and routes records their removal in these.
+_CHANGE_MARKER = (SubjectChange.__tablename__, ChangeHead.__tablename__)
+
+
 def wipe(engine: Engine) -> None:
-    """Empty every table and reset the audit chain's head."""
+    """Empty every table and reset the audit chain's head and the change marker."""
     with engine.begin() as connection, append_only_suspended(connection):
         for table in reversed(SQLModel.metadata.sorted_tables):
-            if table.name == AuditHead.__tablename__:
+            if table.name == AuditHead.__tablename__ or table.name in _CHANGE_MARKER:
                 continue
             connection.execute(delete(table))
         connection.execute(update(AuditHead).values(seq=0, hash="0" * 64))
+        connection.execute(delete(SubjectChange))
+        connection.execute(update(ChangeHead).values(seq=0))
 
 
 def _drop_orphans(admin: Engine) -> None:

@@ -243,20 +243,19 @@ def traffic_for(*, session: Session, domain: str, now: datetime, days: int) -> T
 
 
 def deferrals_since(
-    *, session: Session, domains: Iterable[str], since: date
+    *, session: Session, domains: Iterable[str] | None, since: date
 ) -> dict[str, dict[str, int]]:
-    """TLS deferrals per domain and reason from day ``since`` on."""
-    wanted = sorted(set(domains))
-    if not wanted:
-        return {}
+    """TLS deferrals per domain and reason from day ``since`` on (``None``: every domain)."""
+    query = select(MailTraffic).where(
+        col(MailTraffic.kind) == Kind.DEFERRED.value, col(MailTraffic.day) >= since
+    )
+    if domains is not None:
+        wanted = sorted(set(domains))
+        if not wanted:
+            return {}
+        query = query.where(col(MailTraffic.domain).in_(wanted))
     out: dict[str, dict[str, int]] = {}
-    for row in session.exec(
-        select(MailTraffic).where(
-            col(MailTraffic.kind) == Kind.DEFERRED.value,
-            col(MailTraffic.day) >= since,
-            col(MailTraffic.domain).in_(wanted),
-        )
-    ):
+    for row in session.exec(query):
         reasons = out.setdefault(row.domain, {})
         reasons[row.name] = reasons.get(row.name, 0) + row.count
     return out

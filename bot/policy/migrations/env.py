@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
+import bot.policy.changes  # the change marker's tables
 import bot.policy.models  # registers the tables
 import bot.policy.monitor.models  # noqa: F401  (the monitor's tables)
 from bot.policy.types import UTCDateTime

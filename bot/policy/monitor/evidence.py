@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from bot.policy.db import chunked
 from bot.policy.evidence.reports import HostFailures, failures_by_host
 from bot.policy.evidence.traffic import deferrals_since
 from bot.policy.monitor.alerts import (
@@ -39,7 +40,7 @@ from bot.policy.monitor.alerts import (
     Watched,
 )
 from bot.policy.monitor.machine import Outcome, apply
-from bot.policy.monitor.models import MonitorItem
+from bot.policy.monitor.models import MonitorAlert, MonitorItem
 from bot.policy.monitor.rules import QUEUE_NOTE, Finding, Found
 from bot.policy.monitor.store import _write_alerts, load_state, load_watched
 from bot.probe.model import Verdict
@@ -113,16 +114,14 @@ def _tlsrpt(w: Watched, host: HostFailures | None, t: Thresholds) -> Found:
 
 def check_evidence(*, session: Session, now: datetime, thresholds: Thresholds) -> list[Alert]:
     """Raise and resolve the alerts from real mail; returns those raised and resolved."""
-    items = session.exec(select(MonitorItem)).all()
+    since = now.date() - timedelta(days=DEFERRAL_DAYS - 1)
+    deferred = deferrals_since(session=session, domains=None, since=since)
+    hosts = failures_by_host(session=session, since=now - REPORT_WINDOW, until=now)
     watched: dict[int, Watched] = {}
-    for item in items:
+    for item in _candidates(session, deferred):
         w = load_watched(session, SubjectKind(item.subject), item.subject_id)
         if w is not None and item.id is not None:
             watched[item.id] = w
-    domains = [w.name for w in watched.values() if w.kind is SubjectKind.POLICY]
-    since = now.date() - timedelta(days=DEFERRAL_DAYS - 1)
-    deferred = deferrals_since(session=session, domains=domains, since=since)
-    hosts = failures_by_host(session=session, since=now - REPORT_WINDOW, until=now)
     session.rollback()  # end the read; each item is written in its own transaction
     changed: list[Alert] = []
     for item_id, w in watched.items():
@@ -132,6 +131,40 @@ def check_evidence(*, session: Session, now: datetime, thresholds: Thresholds) -
         found = evidence_findings(w, deferred.get(w.name), host, thresholds)
         changed += _record(session, item_id, w, found, now)
     return changed
+
+
+def _candidates(session: Session, deferred: Mapping[str, object]) -> list[MonitorItem]:
+    """The items real mail can change: policies of domains with deferrals, every route
+    (few; TLS-RPT speaks of our MX hosts), and items with an open real-mail alert (to
+    resolve). An idle sweep reads what has evidence, not every policy (issue 17)."""
+    found: dict[int, MonitorItem] = {}
+    for chunk in chunked(sorted(deferred)):
+        for item in session.exec(
+            select(MonitorItem).where(
+                col(MonitorItem.subject) == SubjectKind.POLICY.value,
+                col(MonitorItem.name).in_(chunk),
+            )
+        ):
+            found[item.id or 0] = item
+    for item in session.exec(
+        select(MonitorItem).where(col(MonitorItem.subject) == SubjectKind.ROUTE.value)
+    ):
+        found[item.id or 0] = item
+    alerted = select(MonitorAlert.subject, MonitorAlert.subject_id).where(
+        col(MonitorAlert.resolved_at).is_(None),
+        col(MonitorAlert.condition).in_(_EVIDENCE_CONDITIONS),
+    )
+    for subject, subject_id in session.exec(alerted):
+        for item in session.exec(
+            select(MonitorItem).where(
+                col(MonitorItem.subject) == subject, col(MonitorItem.subject_id) == subject_id
+            )
+        ):
+            found[item.id or 0] = item
+    return list(found.values())
+
+
+_EVIDENCE_CONDITIONS = (Condition.TRAFFIC_DEFERRED.value, Condition.TLSRPT_FAILURES.value)
 
 
 def _record(

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_, case, func
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from bot.clock import as_utc
+from bot.policy.db import chunked
 from bot.policy.errors import InvalidInput
 from bot.policy.models import DomainPolicy, Validation
 from bot.policy.monitor.alerts import Severity, SubjectKind
@@ -226,26 +228,87 @@ _VERDICT_RANK = {
 
 
 def at_risk_first(*, session: Session, limit: int = 100) -> list[RiskRow]:
-    """Every watched policy and route, worst first: open alert severity, then last verdict."""
-    items = session.exec(select(MonitorItem)).all()
-    open_rows = session.exec(
-        select(MonitorAlert).where(col(MonitorAlert.resolved_at).is_(None))
+    """The ``limit`` watched policies and routes most at risk: worst open alert severity,
+    then last verdict, then name.
+
+    It costs what it shows, not what is watched: first the items with open alerts
+    (ranked in the database, ``LIMIT``), then, if places are left, the others verdict
+    by verdict from the ``(last_verdict, name)`` index.
+    """
+    open_only = col(MonitorAlert.resolved_at).is_(None)
+    severity_rank = case(
+        {s.value: r for s, r in _SEVERITY_RANK.items() if s is not None},
+        value=col(MonitorAlert.severity),
+        else_=_SEVERITY_RANK[None],
+    )
+    worst = (
+        sa_select(
+            col(MonitorAlert.subject).label("subject"),
+            col(MonitorAlert.subject_id).label("subject_id"),
+            func.min(severity_rank).label("rank"),
+        )
+        .where(open_only)
+        .group_by(col(MonitorAlert.subject), col(MonitorAlert.subject_id))
+        .subquery()
+    )
+    verdict_rank = case(
+        {v.value: r for v, r in _VERDICT_RANK.items() if v is not None},
+        value=col(MonitorItem.last_verdict),
+        else_=_VERDICT_RANK[None],
+    )
+    alerted = session.exec(
+        select(MonitorItem)
+        .join(
+            worst,
+            and_(
+                worst.c.subject == col(MonitorItem.subject),
+                worst.c.subject_id == col(MonitorItem.subject_id),
+            ),
+        )
+        .order_by(worst.c.rank, verdict_rank, col(MonitorItem.name), col(MonitorItem.id))
+        .limit(limit)
     ).all()
-    by_item: dict[tuple[str, int], list[MonitorAlert]] = {}
-    for a in open_rows:
-        by_item.setdefault((a.subject, a.subject_id), []).append(a)
+    items = list(alerted)
+    if len(items) < limit:
+        has_open = (
+            sa_select(col(MonitorAlert.id))
+            .where(
+                col(MonitorAlert.subject) == col(MonitorItem.subject),
+                col(MonitorAlert.subject_id) == col(MonitorItem.subject_id),
+                open_only,
+            )
+            .exists()
+        )
+        by_rank = sorted(_VERDICT_RANK.items(), key=lambda kv: kv[1])
+        for verdict, _ in by_rank:
+            left = limit - len(items)
+            if left <= 0:
+                break
+            same = (
+                col(MonitorItem.last_verdict).is_(None)
+                if verdict is None
+                else col(MonitorItem.last_verdict) == verdict.value
+            )
+            items.extend(
+                session.exec(
+                    select(MonitorItem)
+                    .where(same, ~has_open)
+                    .order_by(col(MonitorItem.name), col(MonitorItem.id))
+                    .limit(left)
+                ).all()
+            )
+    alerts = _open_conditions(session, items)
     rows = []
     for i in items:
-        alerts = by_item.get((i.subject, i.subject_id), [])
-        severities = [Severity(a.severity) for a in alerts]
-        worst = min(severities, key=lambda s: _SEVERITY_RANK[s]) if severities else None
+        open_rows = alerts.get((i.subject, i.subject_id), [])
+        severities = [Severity(sev) for _, sev in open_rows]
         rows.append(
             RiskRow(
                 kind=SubjectKind(i.subject),
                 subject_id=i.subject_id,
                 name=i.name,
-                severity=worst,
-                alerts=tuple(sorted(a.condition for a in alerts)),
+                severity=min(severities, key=lambda s: _SEVERITY_RANK[s]) if severities else None,
+                alerts=tuple(sorted(condition for condition, _ in open_rows)),
                 last_verdict=Verdict(i.last_verdict) if i.last_verdict else None,
                 last_checked_at=i.last_checked_at,
                 next_check_at=i.next_check_at,
@@ -415,3 +478,29 @@ def _filtered(query: Any, listing: Listing) -> Any:
 def _count(session: Session, listing: Listing) -> int:
     query = select(func.count()).where(col(DomainPolicy.status) == RecordStatus.ACTIVE)
     return int(session.exec(_filtered(query, listing)).one())
+
+
+def _open_conditions(
+    session: Session, items: list[MonitorItem]
+) -> dict[tuple[str, int], list[tuple[str, str]]]:
+    """(condition, severity) of the open alerts of these (at most ``limit``) items."""
+    by_kind: dict[str, list[int]] = {}
+    for i in items:
+        by_kind.setdefault(i.subject, []).append(i.subject_id)
+    found: dict[tuple[str, int], list[tuple[str, str]]] = {}
+    for kind, ids in by_kind.items():
+        for chunk in chunked(sorted(set(ids))):
+            rows = session.execute(
+                sa_select(
+                    col(MonitorAlert.subject_id),
+                    col(MonitorAlert.condition),
+                    col(MonitorAlert.severity),
+                ).where(
+                    col(MonitorAlert.subject) == kind,
+                    col(MonitorAlert.subject_id).in_(chunk),
+                    col(MonitorAlert.resolved_at).is_(None),
+                )
+            )
+            for subject_id, condition, severity in rows:
+                found.setdefault((kind, int(subject_id)), []).append((condition, severity))
+    return found

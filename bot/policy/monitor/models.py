@@ -2,7 +2,8 @@
 
 ``monitor_item`` holds, for each active policy and inbound route, when it is
 next due (``next_check_at``), the lease of the replica checking it now
-(``lease_until``/``lease_owner``) and what the alert state machine remembers
+(``lease_until``/``lease_owner``; ``swept_by`` names the last sweep that claimed it, so
+that ``--all`` takes each item once) and what the alert state machine remembers
 (unreachable streak, clean-since, last verdict). ``monitor_alert`` holds every
 alert raised, open until ``resolved_at`` is set; a partial unique index keeps
 at most one open alert per item and condition, whatever replicas do.
@@ -17,19 +18,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from bot.policy.types import UTCDateTime
 
 _OPEN = text("resolved_at IS NULL")
+# An alert whose message, or whose follow-up, is still to be delivered.
+UNDELIVERED = text(
+    "(sent_at IS NULL"
+    " OR (resolved_at IS NOT NULL AND notify_resolution AND resolve_sent_at IS NULL))"
+)
 
 
 class MonitorItem(SQLModel, table=True):
     """The schedule and state-machine memory of one watched policy or route."""
 
     __tablename__ = "monitor_item"
-    __table_args__ = (UniqueConstraint("subject", "subject_id", name="uq_monitor_item_subject"),)
+    __table_args__ = (
+        UniqueConstraint("subject", "subject_id", name="uq_monitor_item_subject"),
+        Index("ix_monitor_item_verdict_name", "last_verdict", "name"),  # the App Home's list
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     subject: str = Field(max_length=16)  # SubjectKind
@@ -38,6 +47,7 @@ class MonitorItem(SQLModel, table=True):
     next_check_at: datetime = Field(sa_type=UTCDateTime, index=True)
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     lease_owner: str | None = Field(default=None, max_length=100)
+    swept_by: str | None = Field(default=None, max_length=100)  # the sweep that last claimed it
     last_checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_verdict: str | None = Field(default=None, max_length=16)
     last_validation_id: int | None = Field(default=None, foreign_key="validation.id")
@@ -52,6 +62,14 @@ class MonitorAlert(SQLModel, table=True):
 
     __tablename__ = "monitor_alert"
     __table_args__ = (
+        # what delivery looks for, however many alerts were delivered before
+        Index(
+            "ix_monitor_alert_undelivered",
+            "attempts",
+            "raised_at",
+            sqlite_where=UNDELIVERED,
+            postgresql_where=UNDELIVERED,
+        ),
         Index(
             "uq_monitor_alert_open",
             "subject",
@@ -82,3 +100,13 @@ class MonitorAlert(SQLModel, table=True):
     resolve_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     attempts: int = Field(default=0)  # failed deliveries in a row; given up at MAX_ATTEMPTS
     last_error: str | None = Field(default=None, max_length=500)
+
+
+class MonitorSync(SQLModel, table=True):
+    """The single row saying up to which change (:mod:`bot.policy.changes`) the items
+    follow the policies and routes: the item sync reads only what changed after it."""
+
+    __tablename__ = "monitor_sync"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int = Field(default=0, sa_type=BigInteger)

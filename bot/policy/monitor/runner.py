@@ -73,7 +73,7 @@ async def run_once(
 ) -> SweepReport:
     """One sweep of what is due (``everything``: of every item) with the settings' limits."""
     own_engine = engine is None
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
     own_prober = prober is None
     prober = prober or make_prober(settings, clock)
     try:
@@ -105,7 +105,7 @@ async def run_monitor(
 ) -> None:
     """Sweep, sleep until the next item is due (at most ``poll`` s), repeat until stopped."""
     own_engine = engine is None
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
     own_prober = prober is None
     prober = prober or make_prober(settings, clock)
     config = MonitorConfig.from_settings(settings)

@@ -127,14 +127,12 @@ async def sweep(
     # never holds the event loop (Slack must be answered within 3 s).
     closed = await asyncio.to_thread(_sync, engine, started, config)
     checked, failed = 0, 0
-    taken: set[int] = set()
     raised: list[Alert] = []
     resolved: list[Alert] = list(closed)
     while True:
-        batch = await asyncio.to_thread(_claim, engine, clock, owner, config, everything, taken)
+        batch = await asyncio.to_thread(_claim, engine, clock, owner, config, everything)
         if not batch:
             break
-        taken.update(c.item_id for c in batch)
         results = await asyncio.gather(
             *(check(prober, c.watched) for c in batch), return_exceptions=True
         )
@@ -184,7 +182,6 @@ def _claim(
     owner: str,
     config: MonitorConfig,
     everything: bool,
-    taken: set[int],
 ) -> list[Claimed]:
     with new_session(engine) as session:
         return claim(
@@ -194,7 +191,6 @@ def _claim(
             lease=config.lease,
             limit=config.batch,
             everything=everything,
-            exclude=set(taken),
         )
 
 
