@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from bot.probe.dns import RecordsResult, Resolver
 from bot.probe.model import Code, DomainExtras, Reason
-from bot.probe.mta_sts import StsPolicy, fetch_policy, parse_sts_txt
+from bot.probe.mta_sts import StsPolicy, StsTxt, fetch_policy, parse_sts_txt
 from bot.probe.settings import ProbeSettings
 
 log = logging.getLogger("tlsbot.probe")
@@ -49,7 +49,7 @@ async def gather_extras(
     """
     hosts = tuple(dict.fromkeys(h.lower().rstrip(".") for h in mx_hosts))
     errors: list[Reason] = []
-    nothing: tuple[str | None, StsPolicy | None, Reason | None] = (None, None, None)
+    nothing: tuple[StsTxt, StsPolicy | None, Reason | None] = (StsTxt(), None, None)
     sts, tlsa, tls_rpt = await asyncio.gather(
         _guard(
             "MTA-STS",
@@ -62,10 +62,13 @@ async def gather_extras(
     )
     txt, policy, error = sts
     return DomainExtras(
-        mta_sts_txt=txt,
+        mta_sts_txt=txt.record,
         mta_sts_mode=policy.mode if policy else None,
         mta_sts_mx=policy.mx if policy else (),
         mta_sts_error=error,
+        mta_sts_id=txt.id,
+        mta_sts_max_age=policy.max_age if policy else None,
+        mta_sts_warnings=txt.warnings + (policy.warnings if policy else ()),
         tlsa=tlsa,
         tls_rpt=tls_rpt,
         errors=tuple(errors),
@@ -86,14 +89,14 @@ async def _guard(what: str, empty: T, errors: list[Reason], work: Awaitable[T]) 
 
 async def _mta_sts(
     domain: str, hosts: tuple[str, ...], *, resolver: Resolver, settings: ProbeSettings
-) -> tuple[str | None, StsPolicy | None, Reason | None]:
+) -> tuple[StsTxt, StsPolicy | None, Reason | None]:
     name = f"_mta-sts.{domain}"
     found = await resolver.txt(name)
     if found.error is not None:
-        return None, None, Reason(found.error.code, f"MTA-STS record: {found.error.message}")
-    txt, invalid = parse_sts_txt(found.records)
-    if txt is None or invalid is not None:
-        return txt, None, invalid
+        return StsTxt(), None, Reason(found.error.code, f"MTA-STS record: {found.error.message}")
+    txt = parse_sts_txt(found.records)
+    if txt.record is None or txt.error is not None:
+        return txt, None, txt.error
     policy = await fetch_policy(domain, resolver=resolver, settings=settings)
     if isinstance(policy, Reason):
         return txt, None, policy

@@ -56,6 +56,8 @@ def warnings(result: TargetResult) -> tuple[Finding, ...]:
         if "MTA-STS" not in message:
             message = f"MTA-STS policy of {result.domain}: {message}"
         found.append(Finding(error.code.value, message))
+    for lenient in extras.mta_sts_warnings:
+        found.append(Finding(lenient.code.value, f"{result.domain}: {lenient.message}"))
     for host, records in _tlsa_by_host(extras.tlsa):
         n = len(records)
         found.append(

@@ -116,6 +116,8 @@ class Code(enum.StrEnum):
     RECIPIENT_NOT_CHECKED = "recipient-not-checked"
     ADDRESS_NOT_TESTED = "address-not-tested"  # while another address of the host was
     CHECK_INCOMPLETE = "check-incomplete"  # a follow-up connection could not check something
+    # a policy that strict senders ignore and lenient ones apply (bot.probe.sts_parse)
+    STS_POLICY_NONSTANDARD = "sts-policy-nonstandard"
 
 
 # Target-level facts that are not a failure to test: their own label, not "Could not test".
@@ -299,6 +301,9 @@ class DomainExtras:
     tlsa: tuple[str, ...] = ()  # "_25._tcp.mx.example. 3 1 1 ab12…" per record
     tls_rpt: str | None = None
     errors: tuple[Reason, ...] = ()  # a lookup that failed unexpectedly (probe-error)
+    mta_sts_id: str | None = None  # the TXT record's id=, when the record is valid
+    mta_sts_max_age: int | None = None  # seconds, from the policy
+    mta_sts_warnings: tuple[Reason, ...] = ()  # sts-policy-nonstandard: strict senders ignore it
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -306,6 +311,7 @@ class DomainExtras:
         data["tlsa"] = list(self.tlsa)
         data["mta_sts_error"] = self.mta_sts_error.to_dict() if self.mta_sts_error else None
         data["errors"] = [r.to_dict() for r in self.errors]
+        data["mta_sts_warnings"] = [r.to_dict() for r in self.mta_sts_warnings]
         return data
 
 
