@@ -1,16 +1,19 @@
 """The sentences about a target beyond its verdict: one source for ``--json``, the text and Slack.
 
 - :func:`warnings` — what a mail admin should act on, each a :class:`Finding` with a
-  stable code: an MTA-STS policy that is broken or does not cover the MX hosts (the
-  sentence made by :mod:`bot.probe.extras`), TLSA records that were published but
-  could not be checked (tlsbot does not validate DNSSEC, without which DANE records
-  are neither trustworthy nor matched against the certificate, RFC 7672), and the
-  notes :mod:`bot.probe.certs` makes on a host's certificates (a stale extra
+  stable code: what the probe itself warns of (among it the DANE problems of a host
+  whose verdict they do not explain: ``tlsa-invalid`` beside a WebPKI-trusted
+  certificate, ``dnssec-invalid``), an MTA-STS policy that is broken, nonstandard or
+  does not cover the MX hosts (the sentence made by :mod:`bot.probe.extras`), TLSA
+  records that could not be checked because ``TLSBOT_DNSSEC`` is off (without a
+  validating resolver DANE records are neither trustworthy nor matched, RFC 7672), and
+  the notes :mod:`bot.probe.certs` makes on a host's certificates (a stale extra
   certificate the valid path does not use, one that cannot be parsed), once per host.
   ``TargetResult.to_dict()`` lists them under ``"warnings"``; the text output of
   ``tlsbot probe`` and Slack print the same ``message``.
-- :func:`facts` — the extra facts SPEC lists, one short line each: the MTA-STS
-  policy and whether it covers the MX hosts, the TLSA records, the TLS-RPT record.
+- :func:`facts` — the extra facts SPEC lists, one short line each: the DNSSEC status
+  of the MX answer, each MX host's DANE result ("DANE verified (3 1 1 matches)"), the
+  MTA-STS policy and whether it covers the MX hosts, the TLS-RPT record.
 
 A new warning about a target is added here, once; every output then shows it.
 """
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the model imports this module while it serialises
-    from bot.probe.model import TargetResult
+    from bot.probe.model import HostResult, TargetResult
 
 DANE_NOT_CHECKED = "dane-not-checked"
 CERTIFICATE_NOTE = "certificate-note"
@@ -58,14 +61,16 @@ def warnings(result: TargetResult) -> tuple[Finding, ...]:
         found.append(Finding(error.code.value, message))
     for lenient in extras.mta_sts_warnings:
         found.append(Finding(lenient.code.value, f"{result.domain}: {lenient.message}"))
-    for host, records in _tlsa_by_host(extras.tlsa):
+    checked = any(h.dane is not None for h in result.hosts)
+    for host, records in [] if checked else _tlsa_by_host(extras.tlsa):
         n = len(records)
         found.append(
             Finding(
                 DANE_NOT_CHECKED,
                 f"DANE: {host} publishes {n} TLSA record{'s' if n != 1 else ''} that tlsbot "
-                "did not check (it does not validate DNSSEC); senders that use DANE refuse "
-                "the server's certificate if they do not match it",
+                "did not check (TLSBOT_DNSSEC is off: set it to resolver, with a local "
+                "validating resolver, to check them); senders that use DANE refuse the "
+                "server's certificate if they do not match it",
                 host,
             )
         )
@@ -86,11 +91,16 @@ def _host_of(result: TargetResult, reason: object) -> str | None:
 
 
 def facts(result: TargetResult) -> tuple[str, ...]:
-    """The MTA-STS, DANE and TLS-RPT facts of ``result``, one line each."""
+    """The DNSSEC, DANE, MTA-STS and TLS-RPT facts of ``result``, one line each."""
     extras = result.extras
     lines = []
+    if result.dnssec is not None:
+        lines.append(f"DNSSEC: {_DNSSEC_WORDS[result.dnssec.value]}")
+    daned = _dane_by_host(result.hosts)
+    lines += [f"DANE: {host}: {text}" for host, text in daned]
     if extras.mta_sts_mode is not None:
-        line = f"MTA-STS: policy in {extras.mta_sts_mode} mode"
+        ident = f" (id {extras.mta_sts_id})" if extras.mta_sts_id else ""
+        line = f"MTA-STS: policy{ident} in {extras.mta_sts_mode} mode"
         if extras.mta_sts_mx:
             line += f", mx: {', '.join(extras.mta_sts_mx)}"
         if extras.mta_sts_mode != "none" and extras.mta_sts_error is None:
@@ -98,11 +108,46 @@ def facts(result: TargetResult) -> tuple[str, ...]:
         lines.append(line)
     elif extras.mta_sts_txt is not None:
         lines.append(f"MTA-STS: record published ({extras.mta_sts_txt}), no usable policy")
-    for host, records in _tlsa_by_host(extras.tlsa):
+    for host, records in [] if daned else _tlsa_by_host(extras.tlsa):
         lines.append(f"DANE: TLSA at {host}: {'; '.join(records)} (not checked)")
     if extras.tls_rpt is not None:
         lines.append(f"TLS-RPT: {extras.tls_rpt}")
     return tuple(lines)
+
+
+_DNSSEC_WORDS = {
+    "secure": "the MX records are signed and validate (secure)",
+    "insecure": "the MX records are not signed (insecure): DANE does not apply",
+    "bogus": "the MX records fail validation (bogus): validating senders defer mail",
+}
+_DANE_WORDS = {
+    "tlsa-invalid": "the TLSA records do not match the certificate: DANE senders will not "
+    "deliver there",
+    "dane-required": "signed, with TLSA records, but no STARTTLS: DANE senders will not "
+    "deliver there",
+    "dnssec-invalid": "DNSSEC validation fails (bogus): DANE senders defer mail there",
+    "tlsa-lookup-failed": "the TLSA lookup fails: DANE senders defer mail there",
+    "tlsa-unusable": "no TLSA record usable for SMTP: DANE senders use unauthenticated TLS",
+    "not-signed": "TLSA records published, but not DNSSEC-signed: no sender uses them",
+    "no-tlsa": "no TLSA record",
+    "not-tested": "TLSA records not matched (no TLS session)",
+}
+
+
+def _dane_by_host(hosts: tuple[HostResult, ...]) -> list[tuple[str, str]]:
+    """One DANE line per host name, from its counted addresses (the worst one speaks)."""
+    lines: list[tuple[str, str]] = []
+    for name in dict.fromkeys(h.host for h in hosts):
+        results = [h.dane for h in hosts if h.host == name and h.counted and h.dane is not None]
+        if not results:
+            continue
+        worst = next((d for d in results if d.status.problem), results[0])
+        status = worst.status.value
+        if status == "not-signed" and not worst.records:
+            continue  # nothing published, nothing to say
+        text = worst.message if status == "dane-valid" else _DANE_WORDS.get(status, status)
+        lines.append((name, text))
+    return lines
 
 
 def _tlsa_by_host(tlsa: tuple[str, ...]) -> list[tuple[str, list[str]]]:

@@ -57,6 +57,7 @@ class Verdict(enum.StrEnum):
 
 
 _ORDER = (Verdict.STRICT, Verdict.RELAXED, Verdict.UNREACHABLE, Verdict.UNSUPPORTED)
+DANE_LABEL = "Strict - DANE verified"  # strict because a DNSSEC-validated TLSA record matched
 _LABELS = {
     Verdict.STRICT: "Strict - Trusted Enforced",
     Verdict.RELAXED: "Relaxed Encryption Mode",
@@ -129,6 +130,23 @@ TARGET_LABELS = {
 FAMILY_CODES = frozenset({Code.NO_ROUTE_IPV4, Code.NO_ROUTE_IPV6, Code.FAMILY_NOT_PROBED})
 
 
+class Dnssec(enum.StrEnum):
+    """The DNSSEC status of one answer, as the validating resolver reported it."""
+
+    SECURE = "secure"  # the AD bit: signed, and the signatures validate
+    INSECURE = "insecure"  # not signed (or outside any trust anchor)
+    BOGUS = "bogus"  # signed, and validation failed: never trusted (dnssec-invalid)
+
+    @classmethod
+    def combine(cls, statuses: list[Dnssec | None]) -> Dnssec | None:
+        """Bogus if any is, secure if all are, otherwise insecure; ``None`` when unchecked."""
+        if cls.BOGUS in statuses:
+            return cls.BOGUS
+        if all(s is None for s in statuses):
+            return None
+        return cls.SECURE if all(s is cls.SECURE for s in statuses) else cls.INSECURE
+
+
 class Family(enum.StrEnum):
     IPV4 = "ipv4"
     IPV6 = "ipv6"
@@ -169,6 +187,79 @@ class Reason:
 
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code.value, "message": self.message}
+
+
+class DaneStatus(enum.StrEnum):
+    """What DANE (RFC 7672) says of one probed address (decided by :func:`bot.probe.dane.check`)."""
+
+    VALID = "dane-valid"
+    TLSA_INVALID = "tlsa-invalid"
+    REQUIRED = "dane-required"
+    DNSSEC_INVALID = "dnssec-invalid"
+    LOOKUP_FAILED = "tlsa-lookup-failed"
+    UNUSABLE = "tlsa-unusable"
+    NOT_SIGNED = "not-signed"
+    NO_TLSA = "no-tlsa"
+    NOT_TESTED = "not-tested"
+
+    @property
+    def problem(self) -> bool:
+        """A status DANE senders act on by not delivering (or by delivering unauthenticated)."""
+        return self in _PROBLEMS
+
+
+_PROBLEMS = frozenset(
+    {
+        DaneStatus.TLSA_INVALID,
+        DaneStatus.REQUIRED,
+        DaneStatus.DNSSEC_INVALID,
+        DaneStatus.LOOKUP_FAILED,
+        DaneStatus.UNUSABLE,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DaneResult:
+    """The DANE status of one probed address, in one sentence for a person."""
+
+    status: DaneStatus
+    message: str
+    records: tuple[str, ...] = ()  # the TLSA records as published (presentation format)
+    matched: str | None = None  # "3 1 1" of the record that matched
+    dnssec: Dnssec | None = None  # of the TLSA answer
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "message": self.message,
+            "records": list(self.records),
+            "matched": self.matched,
+            "dnssec": self.dnssec.value if self.dnssec else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DaneResult:
+        dnssec = data.get("dnssec")
+        return cls(
+            status=DaneStatus(data["status"]),
+            message=str(data["message"]),
+            records=tuple(data.get("records") or ()),
+            matched=data.get("matched"),
+            dnssec=Dnssec(dnssec) if dnssec else None,
+        )
+
+    def reason(self) -> Reason | None:
+        """A problem as a reason (its code is the RFC 8460 result type), or ``None``."""
+        codes = {
+            DaneStatus.TLSA_INVALID: Code.TLSA_INVALID,
+            DaneStatus.REQUIRED: Code.DANE_REQUIRED,
+            DaneStatus.DNSSEC_INVALID: Code.DNSSEC_INVALID,
+            DaneStatus.LOOKUP_FAILED: Code.TLSA_INVALID,
+            DaneStatus.UNUSABLE: Code.TLSA_INVALID,
+        }
+        code = codes.get(self.status)
+        return Reason(code, self.message) if code is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +331,19 @@ class HostResult:
     warnings: tuple[Reason, ...] = ()
     attempts: tuple[Attempt, ...] = ()
     recipients: tuple[RecipientCheck, ...] = ()  # every RCPT TO asked on the shared session
+    dane: DaneResult | None = None  # RFC 7672, with TLSBOT_DNSSEC=resolver (None: not checked)
+    dnssec: Dnssec | None = None  # of the host's address records
+
+    @property
+    def dane_verified(self) -> bool:
+        return self.dane is not None and self.dane.status is DaneStatus.VALID
+
+    @property
+    def label(self) -> str:
+        """The verdict's label; *Strict - DANE verified* when a TLSA record authenticated it."""
+        if self.verdict is Verdict.STRICT and self.dane_verified:
+            return DANE_LABEL
+        return self.verdict.label
 
     @property
     def tested(self) -> bool:
@@ -273,7 +377,9 @@ class HostResult:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["verdict"] = self.verdict.value
-        data["label"] = self.verdict.label
+        data["label"] = self.label
+        data["dane"] = self.dane.to_dict() if self.dane is not None else None
+        data["dnssec"] = self.dnssec.value if self.dnssec is not None else None
         data["reasons"] = [r.to_dict() for r in self.reasons]
         data["reason"] = self.reasons[0].message if self.reasons else None
         data["family"] = self.family.value if self.family else None
@@ -343,13 +449,26 @@ class TargetResult:
     extras: DomainExtras = field(default_factory=DomainExtras)
     elapsed_ms: int = 0
     warnings: tuple[Reason, ...] = ()
+    dnssec: Dnssec | None = None  # of the MX answer (None: TLSBOT_DNSSEC=off, or no answer)
 
     @property
     def label(self) -> str:
-        """The verdict's label, or a target-level fact's own (Null MX: "Accepts no mail")."""
+        """The verdict's label, or a target-level fact's own (Null MX: "Accepts no mail");
+        *Strict - DANE verified* when every counted address of every host is."""
         if self.reasons and not self.hosts and self.reasons[0].code in TARGET_LABELS:
             return TARGET_LABELS[self.reasons[0].code]
+        counted = [h for h in self.hosts if h.counted]
+        if self.verdict is Verdict.STRICT and counted and all(h.dane_verified for h in counted):
+            return DANE_LABEL
         return self.verdict.label
+
+    @property
+    def dane_verified(self) -> bool:
+        """Every MX host DNSSEC-signed with a usable TLSA record that matched (``dane-only``)."""
+        counted = [h for h in self.hosts if h.counted]
+        return (
+            self.dnssec is Dnssec.SECURE and bool(counted) and all(h.dane_verified for h in counted)
+        )
 
     @property
     def every_warning(self) -> tuple[Reason, ...]:
@@ -385,4 +504,5 @@ class TargetResult:
             "extras": self.extras.to_dict(),
             "warnings": [w.to_dict() for w in warnings(self)],
             "elapsed_ms": self.elapsed_ms,
+            "dnssec": self.dnssec.value if self.dnssec is not None else None,
         }
