@@ -60,6 +60,7 @@ from bot.probe.model import (
 from bot.probe.names import InvalidName, normalise_domain, parse_email, parse_route
 from bot.probe.record import Recipients
 from bot.probe.settings import DnssecMode, ProbeSettings
+from bot.probe.sts_cache import StsCache
 from bot.probe.tls import TlsContexts
 
 log = logging.getLogger("tlsbot.probe")
@@ -93,11 +94,13 @@ class Prober:
         trust: TrustStore | None = None,
         extras: bool = True,
         routes: RouteCheck = system_route,
+        sts_cache: StsCache | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock  # "now" for certificate validity; from the edge
         self.extras = extras  # False: skip MTA-STS/TLSA/TLS-RPT (re-validation, benchmarks)
         self.routes = routes  # has this machine a route to an address? (families=auto)
+        self.sts_cache = sts_cache  # MTA-STS policies by id and max_age (shared by replicas)
         self.trust = trust if trust is not None else TrustStore.load(settings.ca_file)
         self.contexts = TlsContexts.create()
         self.resolver = Resolver(settings)
@@ -403,6 +406,8 @@ class ProbeBatch:
                 settings=self.settings,
                 port=port,
                 tlsa_lookup=self._tlsa_records,
+                sts_cache=self.prober.sts_cache,
+                clock=self.prober.clock,
             )
         except Exception as exc:  # an extra fact never costs the verdict
             log.exception("extra facts of %s failed", domain)

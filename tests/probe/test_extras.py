@@ -252,6 +252,36 @@ async def test_address_refused_by_the_guard_is_never_contacted(
     assert policy_server.connections == 0
 
 
+@pytest.mark.parametrize(
+    ("rdtype", "address", "says"),
+    [
+        ("A", "10.1.2.3", "private"),
+        ("A", "192.168.1.20", "private"),
+        ("A", "169.254.169.254", "link-local"),
+        ("AAAA", "::ffff:10.0.0.1", "private"),
+        ("AAAA", "fd00::25", "private"),
+    ],
+)
+async def test_a_policy_host_at_a_private_address_is_refused_by_the_guard(
+    settings: ProbeSettings,
+    dns: DnsServer,
+    policy_server: PolicyServer,
+    rdtype: str,
+    address: str,
+    says: str,
+) -> None:
+    # Given mta-sts.<domain> resolving to a private address (DNS rebinding, a hostile partner)
+    dns.remove("mta-sts.example.test")
+    dns.set("mta-sts.example.test", rdtype, address)
+    result = await extras(settings)
+    # Then the guard refuses it before any connection (conftest fails a test that tries one)
+    assert result.mta_sts_error is not None
+    assert result.mta_sts_error.code is Code.STS_POLICY_FETCH_ERROR
+    assert "not fetching the policy from mta-sts.example.test" in result.mta_sts_error.message
+    assert says in result.mta_sts_error.message
+    assert policy_server.connections == 0
+
+
 async def test_only_vetted_addresses_are_contacted(
     settings: ProbeSettings, dns: DnsServer, policy_server: PolicyServer
 ) -> None:

@@ -7,10 +7,14 @@ the search reaches deep into each parser rather than failing on the first charac
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.probe.model import Code, Reason
+from bot.probe.dane import check, parse_tlsa
+from bot.probe.dns import RecordsResult
+from bot.probe.model import Code, DaneStatus, Dnssec, Reason
 from bot.probe.sts_parse import StsPolicy, StsTxt, parse_policy, parse_sts_txt
 
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -107,3 +111,40 @@ def test_policy_parser_never_raises(text: str) -> None:
 def test_policy_parser_never_raises_after_a_valid_head(lines: list[str]) -> None:
     text = "version: STSv1\nmode: enforce\nmax_age: 1\nmx: a.test\n" + "\n".join(lines)
     _check_policy(parse_policy(text))
+
+
+TLSA_PIECES = st.sampled_from(
+    ["3", "2", "1", "0", "255", "256", " ", "\t", "ab", "CD", "0f", "g", "\u0663", "-1", "\n"]
+)
+
+
+@FUZZ
+@given(st.one_of(ANY_TEXT, st.lists(TLSA_PIECES, max_size=30).map("".join)))
+def test_tlsa_parser_never_raises(text: str) -> None:
+    parsed = parse_tlsa(text)
+    if isinstance(parsed, str):
+        assert parsed  # a reason, in words
+        return
+    assert 0 <= parsed.usage <= 255
+    assert 0 <= parsed.selector <= 255
+    assert 0 <= parsed.mtype <= 255
+    assert isinstance(parsed.usable, bool)
+    assert parsed.short.startswith(parsed.params)
+
+
+@FUZZ
+@given(st.lists(st.one_of(ANY_TEXT, st.lists(TLSA_PIECES, max_size=30).map("".join)), max_size=4))
+def test_dane_check_never_raises_on_any_published_records(records: list[str]) -> None:
+    # Given secure answers carrying whatever TLSA text, and a chain that is not DER
+    found = RecordsResult("_25._tcp.mx.test", tuple(records), dnssec=Dnssec.SECURE)
+    result = check(
+        "mx.test",
+        found,
+        address_dnssec=Dnssec.SECURE,
+        chain=(b"not a certificate", b"\x30\x03\x02\x01\x01"),
+        starttls_offered=True,
+        now=datetime(2030, 1, 1, tzinfo=UTC),
+    )
+    # Then there is a status, never an exception, and nothing matched garbage
+    assert result.status is not DaneStatus.VALID
+    assert result.message
