@@ -27,6 +27,7 @@ from bot.export.tables import Tables, build_tables
 from bot.policy.db import new_session
 from bot.policy.models import AuditHead, DomainPolicy
 from bot.policy.types import PolicyMode, RecordStatus
+from bot.probe.partner import PartnerTls
 
 
 def load_published(session: Session) -> list[PublishedPolicy]:
@@ -38,21 +39,32 @@ def load_published(session: Session) -> list[PublishedPolicy]:
             col(DomainPolicy.mx_hosts),
             col(DomainPolicy.secure_delivery),
             col(DomainPolicy.secure_receipt),
+            col(DomainPolicy.partner),
         )
         .where(col(DomainPolicy.status) == RecordStatus.ACTIVE)
         .where(col(DomainPolicy.mode) == PolicyMode.ENFORCE)
         .order_by(col(DomainPolicy.domain), col(DomainPolicy.id))
     )
     return [
-        PublishedPolicy(
-            domain=domain,
-            level=level,
-            mx_hosts=_as_names(mx_hosts),
-            delivery=bool(delivery),
-            receipt=bool(receipt),
-        )
-        for domain, level, mx_hosts, delivery, receipt in session.execute(query)
+        _published(domain, level, mx_hosts, delivery, receipt, partner)
+        for domain, level, mx_hosts, delivery, receipt, partner in session.execute(query)
     ]
+
+
+def _published(
+    domain: Any, level: Any, mx: Any, delivery: Any, receipt: Any, partner: Any
+) -> PublishedPolicy:
+    """One stored row as it must be published (its values validated later, by names)."""
+    published = PartnerTls.from_dict(partner)
+    return PublishedPolicy(
+        domain=domain,
+        level=level,
+        mx_hosts=_as_names(mx),
+        delivery=bool(delivery),
+        receipt=bool(receipt),
+        dane=published.dane,
+        sts_mx=published.sts_mx if published.sts_enforced else (),
+    )
 
 
 def audit_head(session: Session) -> tuple[int, str]:
@@ -83,15 +95,15 @@ def load_changes(session: Session, *, since: datetime | None) -> list[Change]:
         col(DomainPolicy.mx_hosts),
         col(DomainPolicy.secure_delivery),
         col(DomainPolicy.secure_receipt),
+        col(DomainPolicy.partner),
     )
     if since is not None:
         query = query.where(col(DomainPolicy.updated_at) > since)
     changes = []
-    for row_id, updated, status, mode, domain, level, mx, delivery, receipt in session.execute(
-        query
-    ):
+    for row in session.execute(query):
+        row_id, updated, status, mode, domain, level, mx, delivery, receipt, partner = row
         published = status == RecordStatus.ACTIVE and mode == PolicyMode.ENFORCE
-        policy = PublishedPolicy(domain, level, _as_names(mx), bool(delivery), bool(receipt))
+        policy = _published(domain, level, mx, delivery, receipt, partner)
         changes.append(Change(int(row_id), updated, policy if published else None))
     return changes
 

@@ -490,6 +490,7 @@ class TargetResult:
 
     def to_dict(self) -> dict[str, Any]:
         from bot.probe.findings import warnings  # the one source of these sentences
+        from bot.probe.partner import PartnerTls  # what enforcement keeps with a policy
 
         return {
             "target": self.target,
@@ -505,4 +506,5 @@ class TargetResult:
             "warnings": [w.to_dict() for w in warnings(self)],
             "elapsed_ms": self.elapsed_ms,
             "dnssec": self.dnssec.value if self.dnssec is not None else None,
+            "partner": PartnerTls.of(self).to_dict(),
         }
