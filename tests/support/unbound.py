@@ -127,6 +127,14 @@ class Unbound:
         )
         self._wait_ready()
 
+    def restart(self, *, trust_anchors: Iterable[str]) -> None:
+        """Stop, then start again on the same address with other trust anchors (a zone whose
+        anchor is gone is insecure to it, as one whose DS the parent withdrew)."""
+        self.stop()
+        self.trust_anchors = tuple(trust_anchors)
+        self.listen = self.address
+        self.start()
+
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is None:

@@ -34,6 +34,7 @@ from bot.policy.monitor.models import MonitorAlert, MonitorItem
 from bot.policy.monitor.schedule import next_slot
 from bot.policy.types import SYSTEM, PolicyLevel, PolicyMode, RecordStatus
 from bot.probe.model import TargetResult, Verdict
+from bot.probe.partner import PartnerTls
 
 MONITOR_ACTOR_NAME = "tlsbot monitor"
 
@@ -55,6 +56,7 @@ def watched_policy(p: DomainPolicy) -> Watched:
         match=tuple(p.mx_hosts or ()),
         relaxed_until=p.relaxed_until,
         created_at=p.created_at,
+        partner=PartnerTls.from_dict(p.partner),
     )
 
 
