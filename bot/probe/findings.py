@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the model imports this module while it serialises
     from bot.probe.model import HostResult, TargetResult
+    from bot.probe.partner import PartnerTls
 
 DANE_NOT_CHECKED = "dane-not-checked"
 CERTIFICATE_NOTE = "certificate-note"
@@ -103,9 +104,20 @@ def facts(result: TargetResult) -> tuple[str, ...]:
         line = f"MTA-STS: policy{ident} in {extras.mta_sts_mode} mode"
         if extras.mta_sts_mx:
             line += f", mx: {', '.join(extras.mta_sts_mx)}"
+        uncovered = _uncovered(result)
         if extras.mta_sts_mode != "none" and extras.mta_sts_error is None:
             line += ", covering every MX host"
         lines.append(line)
+        if uncovered and extras.mta_sts_mode == "enforce":
+            lines.append(
+                f"MTA-STS enforce: does not list {', '.join(uncovered)}; senders that "
+                "honour it will not deliver there"
+            )
+        elif uncovered and extras.mta_sts_mode == "testing":
+            lines.append(
+                f"MTA-STS testing: does not list {', '.join(uncovered)}; senders that "
+                "honour it report a failure there and still deliver"
+            )
     elif extras.mta_sts_txt is not None:
         lines.append(f"MTA-STS: record published ({extras.mta_sts_txt}), no usable policy")
     for host, records in [] if daned else _tlsa_by_host(extras.tlsa):
@@ -113,6 +125,30 @@ def facts(result: TargetResult) -> tuple[str, ...]:
     if extras.tls_rpt is not None:
         lines.append(f"TLS-RPT: {extras.tls_rpt}")
     return tuple(lines)
+
+
+def partner_facts(partner: PartnerTls) -> tuple[str, ...]:
+    """What a partner publishes (as a policy keeps it), one short line each."""
+    lines = []
+    if partner.dnssec is not None:
+        lines.append(f"DNSSEC: {_DNSSEC_WORDS[partner.dnssec.value]}")
+    if partner.dane:
+        lines.append("DANE: verified on every MX host, so enforced as dane-only")
+    if partner.sts_mode is not None:
+        mx = f", mx: {', '.join(partner.sts_mx)}" if partner.sts_mx else ""
+        lines.append(f"MTA-STS: policy (id {partner.sts_id}) in {partner.sts_mode} mode{mx}")
+    return tuple(lines)
+
+
+def _uncovered(result: TargetResult) -> list[str]:
+    """The MX hosts the MTA-STS policy's mx: patterns do not cover."""
+    from bot.probe.sts_parse import StsPolicy
+
+    extras = result.extras
+    if extras.mta_sts_mode is None:
+        return []
+    policy = StsPolicy(extras.mta_sts_mode, tuple(extras.mta_sts_mx), 0)
+    return [host for host in result.mx if not policy.matches(host)]
 
 
 _DNSSEC_WORDS = {

@@ -22,13 +22,20 @@ if TYPE_CHECKING:  # the model builds one while it serialises
     from bot.probe.model import TargetResult
 
 
+_DNSSEC = frozenset(d.value for d in Dnssec)
+
+
 @dataclass(frozen=True, slots=True)
 class PartnerTls:
-    dnssec: bool = False  # the MX answer was DNSSEC-secure
+    dnssec: Dnssec | None = None  # of the MX answer (None: not checked, TLSBOT_DNSSEC=off)
     dane: bool = False  # every MX host had a usable TLSA record that matched (dane-only)
     sts_id: str | None = None  # the MTA-STS TXT record's id
     sts_mode: str | None = None  # enforce / testing / none
     sts_mx: tuple[str, ...] = ()  # the policy's mx patterns, lower case
+
+    @property
+    def signed(self) -> bool:
+        return self.dnssec is Dnssec.SECURE
 
     @property
     def sts_enforced(self) -> bool:
@@ -39,7 +46,7 @@ class PartnerTls:
         extras = result.extras
         valid_policy = extras.mta_sts_mode is not None
         return cls(
-            dnssec=result.dnssec is Dnssec.SECURE,
+            dnssec=result.dnssec,
             dane=result.dane_verified,
             sts_id=extras.mta_sts_id if valid_policy else None,
             sts_mode=extras.mta_sts_mode,
@@ -48,7 +55,7 @@ class PartnerTls:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "dnssec": self.dnssec,
+            "dnssec": self.dnssec.value if self.dnssec is not None else None,
             "dane": self.dane,
             "sts_id": self.sts_id,
             "sts_mode": self.sts_mode,
@@ -63,8 +70,9 @@ class PartnerTls:
         mode = data.get("sts_mode")
         ident = data.get("sts_id")
         mx = data.get("sts_mx")
+        dnssec = data.get("dnssec")
         return cls(
-            dnssec=data.get("dnssec") is True,
+            dnssec=Dnssec(dnssec) if dnssec in _DNSSEC else None,
             dane=data.get("dane") is True,
             sts_id=ident if isinstance(ident, str) else None,
             sts_mode=mode if mode in MODES else None,

@@ -8,7 +8,6 @@ printed include ``smtp_dns_support_level = dnssec`` exactly when an entry needs 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,15 +20,13 @@ from bot.export.publish import export_postfix
 from bot.export.socketmap import answer
 from bot.export.store import DatabaseSource
 from bot.export.tables import build_tables
-from bot.policy.approvals import approve
 from bot.policy.models import DomainPolicy
-from bot.policy.requests import propose_add_domains
-from bot.policy.validations import record_validation
-from bot.probe.model import DaneResult, DaneStatus, Dnssec, DomainExtras, TargetResult, Verdict
+from bot.probe.model import Dnssec
 from bot.probe.partner import PartnerTls
 from tests.export.helpers import plant, run_cli
-from tests.policy.factories import ANN, BO, RULES, domain_result, is_approver
+from tests.policy.factories import domain_result
 from tests.support.db import TestDatabase
+from tests.support.partner_results import admit, dane_result
 
 TAIL = "protocols=>=TLSv1.2 ciphers=high"
 
@@ -112,45 +109,6 @@ def _netstring(text: str) -> bytes:
     return str(len(data)).encode() + b":" + data + b","
 
 
-def dane_result(domain: str) -> TargetResult:
-    """A validation of ``domain`` whose one MX host was DANE-verified (self-signed)."""
-    result = domain_result(domain, Verdict.STRICT)
-    (host,) = result.hosts
-    verified = DaneResult(DaneStatus.VALID, "DANE verified (3 1 1 matches)", matched="3 1 1")
-    extras = DomainExtras(
-        mta_sts_txt="v=STSv1; id=7",
-        mta_sts_mode="enforce",
-        mta_sts_mx=(f"*.{domain}",),
-        mta_sts_id="7",
-    )
-    return replace(
-        result,
-        dnssec=Dnssec.SECURE,
-        hosts=(replace(host, dane=verified, dnssec=Dnssec.SECURE),),
-        extras=extras,
-    )
-
-
-def admit(session: Session, result: TargetResult) -> None:
-    validation = record_validation(session=session, result=result, actor=ANN, now=system_clock())
-    assert validation.id is not None
-    request = propose_add_domains(
-        session=session,
-        requester=ANN,
-        entries=[(result.domain, validation.id)],
-        rules=RULES,
-        now=system_clock(),
-    )
-    assert request.id is not None
-    approve(
-        session=session,
-        request_id=request.id,
-        approver=BO,
-        is_approver=is_approver,
-        now=system_clock(),
-    )
-
-
 @pytest.mark.db
 def test_an_approved_dane_validation_is_exported_and_served_as_dane_only(
     engine: Engine,
@@ -168,7 +126,7 @@ def test_an_approved_dane_validation_is_exported_and_served_as_dane_only(
     ).one()
     partner = PartnerTls.from_dict(stored.partner)
     assert (partner.dnssec, partner.dane, partner.sts_id, partner.sts_mode) == (
-        True,
+        Dnssec.SECURE,
         True,
         "7",
         "enforce",

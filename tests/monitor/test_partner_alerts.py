@@ -22,6 +22,7 @@ from bot.policy.approvals import approve
 from bot.policy.monitor.actions import request_change
 from bot.policy.monitor.alerts import ActionId, Condition, Severity
 from bot.probe.certs import TrustStore
+from bot.probe.model import Dnssec
 from bot.probe.partner import PartnerTls
 from bot.probe.prober import Prober
 from bot.probe.settings import DnssecMode, ProbeSettings
@@ -107,7 +108,7 @@ async def world(monitor_pki: Pki, tmp_path: Path) -> AsyncIterator[World]:
 
 def admitted() -> dict[str, object]:
     return PartnerTls(
-        dnssec=True, dane=True, sts_id="1", sts_mode="enforce", sts_mx=("*.partner.test",)
+        dnssec=Dnssec.SECURE, dane=True, sts_id="1", sts_mode="enforce", sts_mx=("*.partner.test",)
     ).to_dict()
 
 

@@ -29,8 +29,10 @@ from bot.probe.partner import PartnerTls
 from tests.monitor.results import host, result
 
 T0 = datetime(2031, 5, 1, tzinfo=UTC)
-DANE = PartnerTls(dnssec=True, dane=True, sts_id="1", sts_mode="enforce", sts_mx=("*.p.test",))
-SIGNED_ONLY = PartnerTls(dnssec=True)
+DANE = PartnerTls(
+    dnssec=Dnssec.SECURE, dane=True, sts_id="1", sts_mode="enforce", sts_mx=("*.p.test",)
+)
+SIGNED_ONLY = PartnerTls(dnssec=Dnssec.SECURE)
 
 
 def watched(

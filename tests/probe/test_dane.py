@@ -17,14 +17,17 @@ from pathlib import Path
 import pytest
 
 from bot.clock import system_clock
+from bot.commands.probe_text import result_lines
 from bot.probe.certs import TrustStore
 from bot.probe.findings import facts, warnings
 from bot.probe.model import DANE_LABEL, Code, DaneStatus, Dnssec, TargetResult, Verdict
 from bot.probe.prober import Prober
 from bot.probe.settings import DnssecMode, ProbeSettings
+from bot.slack.views.results import check_message
 from tests.support.certs import CertCase, Pki
 from tests.support.dane_world import dane_ee, dane_ta, other_key
 from tests.support.dns_server import DnsServer
+from tests.support.slack_api import all_text
 from tests.support.smtp_server import Behaviour, SmtpFleet, SmtpServer, free_port
 from tests.support.unbound import Unbound, needs_unbound
 
@@ -251,3 +254,27 @@ async def test_dnssec_off_checks_nothing(world: World) -> None:
     assert host.dane is None
     assert host.verdict is Verdict.RELAXED
     assert "dane-not-checked" in [w.code for w in warnings(result)]
+
+
+async def test_dnssec_and_dane_read_the_same_in_the_text_output_and_slack(world: World) -> None:
+    results = await world.prober().probe_many(["dane.test", "mismatch.dane.test"])
+    verified, mismatch = results
+    text = "\n".join(result_lines(verified)) + "\n"
+    slack = all_text(check_message(verified))
+    assert text.startswith("✓ dane.test: Strict - DANE verified [strict]\n")
+    assert "Strict - DANE verified" in slack
+    for fact in (
+        "DNSSEC: the MX records are signed and validate (secure)",
+        "DANE: mx.dane.test: DANE verified (3 1 1 matches)",
+    ):
+        assert f"    {fact}\n" in text
+        assert f"_{fact}_" in slack
+    text = "\n".join(result_lines(mismatch)) + "\n"
+    slack = all_text(check_message(mismatch))
+    line = (
+        "DANE: mx.mismatch.dane.test: the TLSA records do not match the certificate: DANE "
+        "senders will not deliver there"
+    )
+    assert f"    {line}\n" in text
+    assert f"_{line}_" in slack
+    assert "tlsa-invalid: the certificate of mx.mismatch.dane.test matches none" in text

@@ -72,6 +72,8 @@ async def test_mx_outside_an_enforced_policy_and_unchecked_tlsa_are_warned_every
         assert f":warning: {warning['message']}" in slack
     facts = [
         "MTA-STS: policy (id 20260101) in enforce mode, mx: mx1.sts.test",
+        "MTA-STS enforce: does not list mx2.sts.test; senders that honour it will not "
+        "deliver there",
         "DANE: TLSA at mx1.sts.test: 3 1 1 0000000000000000… (not checked)",
         f"TLS-RPT: {TLS_RPT}",
     ]

@@ -20,6 +20,7 @@ from bot.policy.monitor.store import watched_policy
 from bot.policy.types import RecordStatus
 from bot.probe.model import Verdict
 from bot.probe.names import InvalidName, normalise_domain
+from bot.probe.partner import PartnerTls
 
 HISTORY_SCAN = 500  # validations read to find level changes
 
@@ -74,6 +75,7 @@ class DomainStatus:
     level_changes: tuple[LevelChange, ...]  # newest first
     certificates: tuple[CertificateRow, ...]  # from the latest check, soonest expiry first
     open_alerts: tuple[OpenAlert, ...]
+    partner: PartnerTls | None = None  # what the partner publishes, as the latest check saw it
 
 
 def domain_status(
@@ -131,6 +133,7 @@ def domain_status(
         level_changes=tuple(changes[:limit]),
         certificates=certificates(rows[0].result, now) if rows else (),
         open_alerts=alerts,
+        partner=PartnerTls.from_dict((rows[0].result or {}).get("partner")) if rows else None,
     )
 
 

@@ -342,7 +342,7 @@ def _published_fix(w: Watched, result: TargetResult) -> tuple[ActionId, ...]:
 
 def _dnssec_dropped(w: Watched, result: TargetResult) -> Found:
     """Admitted with DNSSEC-signed MX records, and they no longer validate as secure."""
-    if not w.partner.dnssec:
+    if not w.partner.signed:
         return None
     if result.dnssec is None:  # no MX answer, or DNSSEC not checked: cannot tell
         return UNKNOWN
