@@ -9,23 +9,29 @@ every answer and the DANE result of every host are what RFC 7672 says.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from bot.clock import system_clock
 from bot.commands.probe_text import result_lines
 from bot.probe.certs import TrustStore
+from bot.probe.dane import check
+from bot.probe.dns import RecordsResult
 from bot.probe.findings import facts, warnings
-from bot.probe.model import DANE_LABEL, Code, DaneStatus, Dnssec, TargetResult, Verdict
+from bot.probe.model import DANE_LABEL, Code, DaneStatus, Dnssec, Reason, TargetResult, Verdict
 from bot.probe.prober import Prober
 from bot.probe.settings import DnssecMode, ProbeSettings
 from bot.slack.views.results import check_message
 from tests.support.certs import CertCase, Pki
-from tests.support.dane_world import dane_ee, dane_ta, other_key
+from tests.support.dane_world import dane_ee, dane_ta, other_key, spki
 from tests.support.dns_server import DnsServer
 from tests.support.slack_api import all_text
 from tests.support.smtp_server import Behaviour, SmtpFleet, SmtpServer, free_port
@@ -278,3 +284,83 @@ async def test_dnssec_and_dane_read_the_same_in_the_text_output_and_slack(world:
     assert f"    {line}\n" in text
     assert f"_{line}_" in slack
     assert "tlsa-invalid: the certificate of mx.mismatch.dane.test matches none" in text
+
+
+# -- the matching rules, on a certificate alone ------------------------------------
+
+
+def _checked(
+    pki: Pki,
+    records: tuple[str, ...],
+    *,
+    case: CertCase = CertCase.SELF_SIGNED,
+    host: str = "mx.rules.test",
+    error: Reason | None = None,
+    address: Dnssec | None = Dnssec.SECURE,
+    tls: bool = True,
+    starttls: bool | None = True,
+) -> DaneStatus:
+    served = pki.serve(case, "mx.rules.test")
+    chain = tuple(
+        x509.load_pem_x509_certificate(block).public_bytes(serialization.Encoding.DER)
+        for block in _pem_blocks(served.cert_file.read_bytes())
+    )
+    found = RecordsResult("_25._tcp.mx.rules.test", records, error=error, dnssec=Dnssec.SECURE)
+    return check(
+        host,
+        found,
+        address_dnssec=address,
+        chain=chain if tls else (),
+        starttls_offered=starttls,
+        now=datetime.now(UTC),
+    ).status
+
+
+def _pem_blocks(data: bytes) -> list[bytes]:
+    marker = b"-----END CERTIFICATE-----"
+    return [part + marker for part in data.split(marker) if b"BEGIN" in part]
+
+
+def _digest(data: bytes, mtype: int) -> str:
+    if mtype == 0:
+        return data.hex()
+    return (hashlib.sha256 if mtype == 1 else hashlib.sha512)(data).hexdigest()
+
+
+@pytest.mark.parametrize("selector", [0, 1])
+@pytest.mark.parametrize("mtype", [0, 1, 2])
+def test_dane_ee_matches_by_every_selector_and_matching_type(
+    pki: Pki, selector: int, mtype: int
+) -> None:
+    leaf = pki.serve(CertCase.SELF_SIGNED, "mx.rules.test").leaf
+    data = leaf.public_bytes(serialization.Encoding.DER) if selector == 0 else spki(leaf)
+    record = f"3 {selector} {mtype} {_digest(data, mtype)}"
+    assert _checked(pki, (record,)) is DaneStatus.VALID
+
+
+def test_a_digest_of_the_wrong_length_is_unusable(pki: Pki) -> None:
+    assert _checked(pki, ("3 1 1 abcd",)) is DaneStatus.UNUSABLE
+    assert _checked(pki, ("not a record",)) is DaneStatus.UNUSABLE
+
+
+def test_dane_ta_checks_the_name_the_chain_and_the_dates(pki: Pki) -> None:
+    anchor = dane_ta(pki.intermediate.cert)
+    assert _checked(pki, (anchor,), case=CertCase.TRUSTED) is DaneStatus.VALID
+    # another name than the MX host: DANE-TA checks names (DANE-EE does not)
+    wrong = _checked(pki, (anchor,), case=CertCase.TRUSTED, host="mx.other.test")
+    assert wrong is DaneStatus.TLSA_INVALID
+    assert _checked(pki, (anchor,), case=CertCase.EXPIRED) is DaneStatus.TLSA_INVALID
+    # the leaf itself is not a trust anchor
+    leaf = pki.serve(CertCase.TRUSTED, "mx.rules.test").leaf
+    assert _checked(pki, (dane_ta(leaf),), case=CertCase.TRUSTED) is DaneStatus.TLSA_INVALID
+
+
+def test_what_cannot_be_matched_says_why(pki: Pki) -> None:
+    record = dane_ee(pki.serve(CertCase.SELF_SIGNED, "mx.rules.test").leaf)
+    failed = Reason(Code.DNS_SERVFAIL, "SERVFAIL")
+    assert _checked(pki, (), error=failed) is DaneStatus.LOOKUP_FAILED
+    assert _checked(pki, (record,), tls=False) is DaneStatus.NOT_TESTED
+    assert _checked(pki, (record,), address=Dnssec.BOGUS) is DaneStatus.DNSSEC_INVALID
+    assert _checked(pki, (record,), address=Dnssec.INSECURE) is DaneStatus.NOT_SIGNED
+    assert _checked(pki, ()) is DaneStatus.NO_TLSA
+    assert _checked(pki, (record,), starttls=False, tls=False) is DaneStatus.REQUIRED
