@@ -158,11 +158,12 @@ def check(
     parsed = [parse_tlsa(r) for r in records]
     usable = [t for t in parsed if isinstance(t, Tlsa) and t.usable]
     if not usable:
+        why = "; ".join(dict.fromkeys(_unusable(t) for t in parsed[:3]))
         return DaneResult(
             DaneStatus.UNUSABLE,
             f"none of the {len(records)} TLSA record(s) of {host} is usable for SMTP "
-            "(only DANE-TA 2 and DANE-EE 3 with a known selector and matching type are, "
-            "RFC 7672 §3.1.3): senders that use DANE fall back to unauthenticated TLS",
+            f"({why}; only DANE-TA 2 and DANE-EE 3 with a known selector and matching type "
+            "are, RFC 7672 §3.1.3): senders that use DANE fall back to unauthenticated TLS",
             records,
             dnssec=tlsa.dnssec,
         )
@@ -198,6 +199,23 @@ def check(
         "certificate it serves (or serve the certificate the records name)",
         records,
         dnssec=tlsa.dnssec,
+    )
+
+
+def _unusable(record: Tlsa | str) -> str:
+    """Why one record is not usable for SMTP, in words."""
+    if isinstance(record, str):
+        return record
+    if record.usage in (0, 1):
+        return f"{record.params}: {USAGE_NAMES[record.usage]} is not used for SMTP"
+    if record.usage not in (2, 3):
+        return f"{record.params}: unknown usage {record.usage}"
+    if record.selector not in (0, 1):
+        return f"{record.params}: unknown selector {record.selector}"
+    if record.mtype not in (0, 1, 2):
+        return f"{record.params}: unknown matching type {record.mtype}"
+    return (
+        f"{record.params}: a digest of {len(record.data)} bytes, not {_DIGEST_LENGTH[record.mtype]}"
     )
 
 

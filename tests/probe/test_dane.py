@@ -338,9 +338,31 @@ def test_dane_ee_matches_by_every_selector_and_matching_type(
     assert _checked(pki, (record,)) is DaneStatus.VALID
 
 
-def test_a_digest_of_the_wrong_length_is_unusable(pki: Pki) -> None:
-    assert _checked(pki, ("3 1 1 abcd",)) is DaneStatus.UNUSABLE
-    assert _checked(pki, ("not a record",)) is DaneStatus.UNUSABLE
+@pytest.mark.parametrize(
+    ("record", "says"),
+    [
+        ("3 1 1 abcd", "3 1 1: a digest of 2 bytes, not 32"),
+        ("not a record", "'not a record' is not 'usage selector matching-type data'"),
+        ("0 0 1 " + "ab" * 32, "0 0 1: PKIX-TA is not used for SMTP"),
+        ("3 2 1 " + "ab" * 32, "3 2 1: unknown selector 2"),
+        ("3 1 9 " + "ab" * 32, "3 1 9: unknown matching type 9"),
+        ("4 1 1 " + "ab" * 32, "4 1 1: unknown usage 4"),
+        ("3 1 1 zz", "does not end in hexadecimal data"),
+        ("3 1 256 ab", "has '256' where a number 0-255 belongs"),
+    ],
+)
+def test_an_unusable_record_says_why(record: str, says: str) -> None:
+    found = RecordsResult("_25._tcp.mx.rules.test", (record,), dnssec=Dnssec.SECURE)
+    result = check(
+        "mx.rules.test",
+        found,
+        address_dnssec=Dnssec.SECURE,
+        chain=(b"x",),
+        starttls_offered=True,
+        now=datetime.now(UTC),
+    )
+    assert result.status is DaneStatus.UNUSABLE
+    assert says in result.message
 
 
 def test_dane_ta_checks_the_name_the_chain_and_the_dates(pki: Pki) -> None:
