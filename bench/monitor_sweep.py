@@ -19,18 +19,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import Engine, insert, text
+from databases import on_database
+from sqlalchemy import Engine, insert
 
 from bot.clock import ManualClock, system_clock
-from bot.policy.db import make_engine, new_session, upgrade
+from bot.policy.db import new_session
 from bot.policy.models import DomainPolicy
 from bot.policy.monitor.history import at_risk_first
 from bot.policy.monitor.sink import RecordingSink
@@ -108,28 +108,7 @@ def main() -> None:
         "--url", default=None, help="a PostgreSQL URL (default: a temporary SQLite file)"
     )
     args = parser.parse_args()
-    if args.url is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            engine = make_engine(f"sqlite:///{tmp}/bench.db")
-            upgrade(engine)
-            print("SQLite")
-            asyncio.run(run(engine, args.domains))
-            engine.dispose()
-        return
-    schema = f"tlsbot_bench_{secrets.token_hex(4)}"
-    admin = make_engine(args.url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        engine = make_engine(args.url, connect_args={"options": f"-csearch_path={schema}"})
-        upgrade(engine)
-        print("PostgreSQL")
-        asyncio.run(run(engine, args.domains))
-        engine.dispose()
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    on_database(args.url, lambda engine: asyncio.run(run(engine, args.domains)))
 
 
 if __name__ == "__main__":

@@ -12,18 +12,26 @@ import argparse
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from bot.config import Settings
+from bot.commands._store import CommandFailed, failed, store
 from bot.export.gateway import GatewayName
 from bot.export.model import MapName
-from bot.export.publish import Published, export_postfix, main_cf_lines, publish, write_one
+from bot.export.publish import (
+    ExportResult,
+    Published,
+    export_postfix,
+    main_cf_lines,
+    publish,
+    write_one,
+)
 from bot.export.registry import GATEWAYS
 from bot.export.socketmap import DEFAULT_LISTEN
-from bot.policy.db import check_schema, make_engine, new_session
-from bot.policy.errors import PolicyError
+from bot.policy.db import new_session
+
+T = TypeVar("T")
 
 MAP_TYPES = ("hash", "lmdb", "cdb", "btree")
 
@@ -66,32 +74,25 @@ def run_handover(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         print(f"tlsbot: --out {str(out)!r}: no directory {str(out.parent)!r}", file=sys.stderr)
         return 2
-    settings = Settings.from_env()
-    engine = None
-    try:
-        engine = make_engine(settings.database_url)
-        check_schema(engine)
-        with new_session(engine) as session:
-            done: Published = publish(
-                session=session,
-                gateway=name,
-                target=str(out.resolve()),
-                write=write_one(out.resolve()),
-                now=args.clock(),
-            )
-    except PolicyError as exc:
-        print(f"tlsbot: {exc}", file=sys.stderr)
+
+    def publish_it() -> Published:
+        with store("tlsbot", schema=True) as engine, new_session(engine) as session:
+            try:
+                return publish(
+                    session=session,
+                    gateway=name,
+                    target=str(out.resolve()),
+                    write=write_one(out.resolve()),
+                    now=args.clock(),
+                )
+            except OSError as exc:
+                raise failed(
+                    f"tlsbot: cannot write to {str(out)!r}: {exc.strerror or exc}"
+                ) from None
+
+    done = _run(publish_it)
+    if done is None:
         return 2
-    except SQLAlchemyError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"tlsbot: policy store unavailable: {first}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"tlsbot: cannot write to {str(out)!r}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    finally:
-        if engine is not None:
-            engine.dispose()
     entries = ", ".join(f"{n} {kind}" for kind, n in done.counts.items())
     print(
         f"wrote {out} for {GATEWAYS[name].title} ({entries}) from audit event "
@@ -111,26 +112,19 @@ def run(args: argparse.Namespace) -> int:
         message = f"tlsbot: --out {str(out)!r} cannot be used as a directory: {reason}"
         print(message, file=sys.stderr)
         return 2
-    settings = Settings.from_env()
-    engine = None
-    try:
-        engine = make_engine(settings.database_url)
-        check_schema(engine)
-        with new_session(engine) as session:
-            result = export_postfix(session=session, directory=out.resolve(), now=args.clock())
-    except PolicyError as exc:
-        print(f"tlsbot: {exc}", file=sys.stderr)
+
+    def export_it() -> ExportResult:
+        with store("tlsbot", schema=True) as engine, new_session(engine) as session:
+            try:
+                return export_postfix(session=session, directory=out.resolve(), now=args.clock())
+            except OSError as exc:
+                raise failed(
+                    f"tlsbot: cannot write to {str(out)!r}: {exc.strerror or exc}"
+                ) from None
+
+    result = _run(export_it)
+    if result is None:
         return 2
-    except SQLAlchemyError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"tlsbot: policy store unavailable: {first}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"tlsbot: cannot write to {str(out)!r}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    finally:
-        if engine is not None:
-            engine.dispose()
     tables = result.tables
     print(
         f"wrote {result.path(MapName.TLS_POLICY)} ({len(tables.tls_policy)} entries) and "
@@ -150,6 +144,18 @@ def run(args: argparse.Namespace) -> int:
     )
     print(lines, end="")
     return 1 if tables.rejected else 0
+
+
+def _unwritable(out: Path, exc: OSError) -> CommandFailed:
+    return failed(f"tlsbot: cannot write to {str(out)!r}: {exc.strerror or exc}")
+
+
+def _run(work: Callable[[], T]) -> T | None:
+    """``work()``, or None once a store or write error was reported on stderr."""
+    try:
+        return work()
+    except CommandFailed:
+        return None
 
 
 def _postmap(map_type: str, paths: list[Path]) -> bool:

@@ -14,13 +14,10 @@ import asyncio
 import sys
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
+from bot.commands._store import CommandFailed, failed, store
 from bot.config import ConfigError, Settings
 from bot.export.mimecast import MimecastClient, MimecastError
 from bot.export.mimecast_sync import EngineRunner, SyncReport, sync
-from bot.policy.db import check_schema, make_engine
-from bot.policy.errors import PolicyError
 
 
 def register(subparsers: Any) -> None:
@@ -39,27 +36,22 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     if settings.mimecast is None:
         raise ConfigError("MIMECAST_BASE_URL is not set (needed for the Mimecast gateway)")
-    engine = None
     try:
-        engine = make_engine(settings.database_url)
-        check_schema(engine)
-        client = MimecastClient(settings.mimecast)
-        report = asyncio.run(
-            sync(runner=EngineRunner(engine), client=client, now=args.clock, dry_run=args.dry_run)
-        )
-    except PolicyError as exc:
-        print(f"tlsbot: {exc}", file=sys.stderr)
-        return 2
-    except SQLAlchemyError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"tlsbot: policy store unavailable: {first}", file=sys.stderr)
-        return 2
-    except MimecastError as exc:
-        print(f"tlsbot: {exc}; nothing was recorded", file=sys.stderr)
-        return 2
-    finally:
-        if engine is not None:
-            engine.dispose()
+        with store("tlsbot", settings=settings, schema=True) as engine:
+            client = MimecastClient(settings.mimecast)
+            try:
+                report = asyncio.run(
+                    sync(
+                        runner=EngineRunner(engine),
+                        client=client,
+                        now=args.clock,
+                        dry_run=args.dry_run,
+                    )
+                )
+            except MimecastError as exc:
+                raise failed(f"tlsbot: {exc}; nothing was recorded") from None
+    except CommandFailed as stop:
+        return stop.code
     return _print(report)
 
 

@@ -308,3 +308,74 @@ def states(*, session: Session, gateways: Iterable[GatewayName]) -> tuple[Gatewa
 def _applied_id(session: Session, name: GatewayName) -> int:
     applied = _newest(session, name, HandoverState.APPLIED)
     return applied.id if applied is not None and applied.id is not None else 0
+
+
+@dataclass(frozen=True)
+class PolicyGateway:
+    """Where one policy stands on one gateway in use."""
+
+    gateway: GatewayName
+    title: str
+    standing: Standing
+
+
+def policy_states(
+    *,
+    session: Session,
+    gateways: Iterable[GatewayName],
+    policies: Sequence[tuple[str, str, str]],
+) -> dict[str, tuple[PolicyGateway, ...]]:
+    """Each policy (domain, level, mode) on each gateway in use, in a few queries a page.
+
+    A policy in observe mode is published nowhere (:data:`Standing.NOT_YET`). Postfix
+    serves the approved policy live; a manual gateway has it in force once a hand-over
+    listing it was applied, *waiting* while it is only in a newer one; Mimecast shows
+    drift while a drift of the domain is unresolved.
+    """
+    names = list(gateways)
+    domains = [domain for domain, _, _ in policies]
+    applied: dict[GatewayName, Mapping[str, Any]] = {}
+    pending: dict[GatewayName, Mapping[str, Any]] = {}
+    for name in names:
+        if GATEWAYS[name].manual:
+            done = _newest(session, name, HandoverState.APPLIED)
+            wait = _newest(session, name, HandoverState.PENDING)
+            applied[name] = done.lists if done is not None else {}
+            pending[name] = wait.lists if wait is not None else {}
+    drifting: set[str] = set()
+    if GatewayName.MIMECAST in names and domains:
+        drifting = set(
+            session.exec(
+                select(GatewayDrift.domain).where(
+                    col(GatewayDrift.gateway) == GatewayName.MIMECAST.value,
+                    col(GatewayDrift.state) != "resolved",
+                    col(GatewayDrift.domain).in_(domains),
+                )
+            )
+        )
+    out: dict[str, tuple[PolicyGateway, ...]] = {}
+    for domain, level, mode in policies:
+        row = []
+        for name in names:
+            title = GATEWAYS[name].title
+            if mode == "observe":
+                standing = Standing.NOT_YET
+            elif name in applied:
+                standing = _listed(domain, level, applied[name], pending[name])
+            elif name is GatewayName.MIMECAST and domain in drifting:
+                standing = Standing.DRIFT
+            else:
+                standing = Standing.IN_FORCE
+            row.append(PolicyGateway(name, title, standing))
+        out[domain] = tuple(row)
+    return out
+
+
+def _listed(
+    domain: str, level: str, applied: Mapping[str, Any], pending: Mapping[str, Any]
+) -> Standing:
+    if domain in (applied.get(level) or ()):
+        return Standing.IN_FORCE
+    if domain in (pending.get(level) or ()):
+        return Standing.WAITING
+    return Standing.NOT_YET

@@ -10,12 +10,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from bot.policy.levels import PolicyLevel
 
-class Level(enum.StrEnum):
-    """How strictly outbound delivery to a domain is secured."""
-
-    STRICT = "strict"  # TLS 1.2+, certificate verified against the validated MX names
-    RELAXED = "relaxed"  # TLS 1.2+, encryption mandatory, certificate not verified
+# How strictly outbound delivery to a domain is secured: the policy store's one
+# strict/relaxed enum (strict: TLS 1.2+, certificate verified against the validated MX
+# names; relaxed: TLS 1.2+, encryption mandatory, certificate not verified).
+Level = PolicyLevel
 
 
 class MapName(enum.StrEnum):

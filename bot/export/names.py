@@ -19,17 +19,11 @@ from __future__ import annotations
 
 import enum
 import functools
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.export.model import Level, PublishedPolicy
-from bot.probe.names import InvalidName, normalise_domain
-
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_LDH_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})+\Z")
-_STS_PATTERN = re.compile(rf"(?:\*\.)?{_LABEL}(?:\.{_LABEL})+\Z")
-_MAX_HOST = 253
+from bot.probe.names import InvalidName, is_host_name, normalise_domain
 
 
 @dataclass(frozen=True)
@@ -123,7 +117,7 @@ def check_mx_host(value: object) -> str:
     """The MX name if it is a lower-case LDH host name; :class:`InvalidName` otherwise."""
     if not isinstance(value, str):
         raise InvalidName(f"not a string ({type(value).__name__})")
-    if len(value) > _MAX_HOST or not _LDH_HOST.match(value):
+    if not is_host_name(value):
         raise InvalidName("not a lower-case LDH host name of two labels or more")
     return value
 
@@ -133,7 +127,7 @@ def check_sts_pattern(value: object) -> str:
     more, lower-case LDH; :class:`InvalidName` otherwise."""
     if not isinstance(value, str):
         raise InvalidName(f"not a string ({type(value).__name__})")
-    if len(value) > _MAX_HOST or not _STS_PATTERN.match(value):
+    if not is_host_name(value.removeprefix("*.")):
         raise InvalidName("not an MTA-STS mx pattern of two labels or more ('*.' only in front)")
     return value
 

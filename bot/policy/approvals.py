@@ -60,11 +60,6 @@ class Decision:
     message: str  # one sentence for the people in the channel
 
 
-def approvers_from_ids(user_ids: frozenset[str] | set[str]) -> IsApprover:
-    """The simplest resolver: a fixed set of Slack user ids (``Settings.approver_users``)."""
-    return lambda user_id: user_id in user_ids
-
-
 def describe(request: ChangeRequest) -> str:
     """One sentence saying where a request stands."""
     rid = f"Change request #{request.id}"

@@ -24,10 +24,10 @@ from bot.policy.batch import BatchCheck, LineStatus, check_batch
 from bot.policy.db import transaction
 from bot.policy.errors import BatchError, NotAllowed, NotFound, StaleDraft
 from bot.policy.models import ChangeRequest, Draft
-from bot.policy.probe_bridge import ok_verdict, verdict_label
 from bot.policy.queries import get_draft, get_validation
 from bot.policy.requests import Rules, add_policy_item, propose
 from bot.policy.types import Actor, DraftState, RequestKind
+from bot.probe.model import Verdict
 
 
 def start_draft(
@@ -200,9 +200,9 @@ def submit(
         name = line["domain"]
         if line.get("validation_id") is None:
             raise BatchError(f"{name} has not been validated yet; validate it or remove it.")
-        if not ok_verdict(line.get("verdict")):
+        if not Verdict.ok_value(line.get("verdict")):
             raise BatchError(
-                f"{name} validated as {verdict_label(line.get('verdict'))}; remove it or "
+                f"{name} validated as {Verdict.label_of(line.get('verdict'))}; remove it or "
                 "validate it again."
             )
     items = [

@@ -21,8 +21,8 @@ from bot.policy.models import (
     InboundRoute,
     Validation,
 )
-from bot.policy.probe_bridge import ok_verdict
 from bot.policy.types import RecordStatus, RequestState
+from bot.probe.model import Verdict
 
 
 def get_request(*, session: Session, request_id: int) -> ChangeRequest:
@@ -83,16 +83,6 @@ def list_routes(*, session: Session) -> list[InboundRoute]:
     return list(session.exec(query.execution_options(populate_existing=True)))
 
 
-def list_requests(
-    *, session: Session, state: RequestState | None = None, limit: int = 50
-) -> list[ChangeRequest]:
-    """Change requests, newest first, optionally in one state."""
-    query = select(ChangeRequest).order_by(col(ChangeRequest.id).desc()).limit(limit)
-    if state is not None:
-        query = query.where(col(ChangeRequest.state) == state)
-    return list(session.exec(query.execution_options(populate_existing=True)))
-
-
 def approvals_of(*, session: Session, request_id: int) -> list[Approval]:
     query = (
         select(Approval).where(col(Approval.request_id) == request_id).order_by(col(Approval.id))
@@ -138,6 +128,6 @@ def summary(*, session: Session) -> Summary:
     return Summary(
         policies=count_policies(session=session),
         routes=len(routes),
-        routes_ready=bool(routes) and all(ok_verdict(r.last_verdict) for r in routes),
+        routes_ready=bool(routes) and all(Verdict.ok_value(r.last_verdict) for r in routes),
         pending_requests=pending,
     )

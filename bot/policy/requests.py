@@ -29,10 +29,10 @@ from bot.policy.audit import AuditAction
 from bot.policy.db import transaction
 from bot.policy.errors import InvalidInput, InvalidState, NotFound
 from bot.policy.models import ChangeRequest, DomainPolicy
-from bot.policy.probe_bridge import ok_verdict, verdict_label
 from bot.policy.queries import get_request, get_validation
 from bot.policy.types import Actor, PolicyMode, RecordStatus, RequestKind, RequestState
 from bot.policy.validations import evidence
+from bot.probe.model import Verdict
 from bot.probe.names import InvalidName, normalise_domain
 from bot.probe.partner import PartnerTls
 
@@ -151,9 +151,9 @@ def add_policy_item(
     validation = get_validation(session=session, validation_id=validation_id)
     if validation.domain != name:
         raise InvalidInput(f"Validation #{validation_id} is of {validation.domain}, not {name}.")
-    if not ok_verdict(validation.verdict):
+    if not Verdict.ok_value(validation.verdict):
         raise InvalidInput(
-            f"{name} validated as {verdict_label(validation.verdict)}; only Strict or "
+            f"{name} validated as {Verdict.label_of(validation.verdict)}; only Strict or "
             "Relaxed can be enforced."
         )
     return {

@@ -14,6 +14,10 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from bot.policy.levels import PolicyLevel, PolicyMode
+
+__all__ = ["PolicyLevel", "PolicyMode"]  # and the rest below; the two enums live in levels
+
 
 @dataclass(frozen=True, slots=True)
 class Actor:
@@ -27,16 +31,6 @@ class Actor:
 
 
 SYSTEM = Actor("system", "tlsbot")
-
-
-class PolicyLevel(enum.StrEnum):
-    STRICT = "strict"
-    RELAXED = "relaxed"
-
-
-class PolicyMode(enum.StrEnum):
-    ENFORCE = "enforce"
-    OBSERVE = "observe"
 
 
 class RecordStatus(enum.StrEnum):

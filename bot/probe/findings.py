@@ -5,8 +5,9 @@
   whose verdict they do not explain: ``tlsa-invalid`` beside a WebPKI-trusted
   certificate, ``dnssec-invalid``), an MTA-STS policy that is broken, nonstandard or
   does not cover the MX hosts (the sentence made by :mod:`bot.probe.extras`), TLSA
-  records that could not be checked because ``TLSBOT_DNSSEC`` is off (without a
-  validating resolver DANE records are neither trustworthy nor matched, RFC 7672), and
+  records that could not be checked because ``TLSBOT_DNSSEC`` is off (tlsbot does not
+  validate DNSSEC itself, and without a validating resolver to trust DANE records are
+  neither trustworthy nor matched, RFC 7672), and
   the notes :mod:`bot.probe.certs` makes on a host's certificates (a stale extra
   certificate the valid path does not use, one that cannot be parsed), once per host.
   ``TargetResult.to_dict()`` lists them under ``"warnings"``; the text output of
@@ -14,16 +15,24 @@
 - :func:`facts` — the extra facts SPEC lists, one short line each: the DNSSEC status
   of the MX answer, each MX host's DANE result ("DANE verified (3 1 1 matches)"), the
   MTA-STS policy and whether it covers the MX hosts, the TLS-RPT record.
+- :func:`states` — the MTA-STS, DANE and DNSSEC state in one line each, absent ones
+  included ("no MTA-STS policy published"), for a full view of the evidence.
+- :func:`next_steps` — what a mail admin should do next, in their words ("ask
+  partner.example to serve its intermediate certificate on mx1.partner.example"), one
+  sentence per problem, from the reason codes.
 
 A new warning about a target is added here, once; every output then shows it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the model imports this module while it serialises
+from bot.probe.model import Code, Verdict
+
+if TYPE_CHECKING:
     from bot.probe.model import HostResult, TargetResult
     from bot.probe.partner import PartnerTls
 
@@ -69,9 +78,8 @@ def warnings(result: TargetResult) -> tuple[Finding, ...]:
             Finding(
                 DANE_NOT_CHECKED,
                 f"DANE: {host} publishes {n} TLSA record{'s' if n != 1 else ''} that tlsbot "
-                "did not check (TLSBOT_DNSSEC is off: set it to resolver, with a local "
-                "validating resolver, to check them); senders that use DANE refuse the "
-                "server's certificate if they do not match it",
+                "did not check (it does not validate DNSSEC); senders that use DANE refuse "
+                "the server's certificate if they do not match it",
                 host,
             )
         )
@@ -203,3 +211,131 @@ def _short_tlsa(record: str) -> str:
     if len(parts) == 4 and len(parts[3]) > 16:
         parts[3] = parts[3][:16] + "…"
     return " ".join(parts)
+
+
+def states(result: TargetResult) -> tuple[str, ...]:
+    """MTA-STS, DANE and DNSSEC, one line each, saying so when nothing is published."""
+    found = facts(result)
+    lines = list(found)
+    if not any(line.startswith("MTA-STS") for line in found):
+        lines.insert(0, "MTA-STS: no policy published")
+    if not any(line.startswith("DANE") for line in found):
+        lines.append("DANE: no TLSA records published")
+    if not any(line.startswith("DNSSEC") for line in found):
+        lines.append("DNSSEC: not validated by this probe")
+    return tuple(lines)
+
+
+EXPIRY_SOON_DAYS = 30  # a certificate this close to expiry is worth a word
+
+
+def next_steps(result: TargetResult) -> tuple[str, ...]:
+    """What to do next, one sentence per problem, in a mail admin's words."""
+    domain = result.domain or result.target
+    steps: list[str] = []
+    for reason in result.reasons:
+        step = _TARGET_STEPS.get(reason.code)
+        if step is not None:
+            steps.append(step.format(domain=domain))
+    by_code: dict[Code, list[str]] = {}
+    for host in result.hosts:
+        seen = host.reasons if host.counted or not host.tested else ()
+        dane = tuple(w for w in host.warnings if w.code in _DANE_CODES) if host.counted else ()
+        for reason in (*seen, *dane):
+            names = by_code.setdefault(reason.code, [])
+            if host.host not in names:
+                names.append(host.host)
+    for code, names in by_code.items():
+        make = _HOST_STEPS.get(code)
+        if make is not None:
+            steps.append(make(domain, ", ".join(names)))
+    sts = result.extras.mta_sts_error
+    if sts is not None:
+        steps.append(_STS_STEPS.get(sts.code, _STS_STEPS[Code.VALIDATION_FAILURE]).format(d=domain))
+    for host in result.hosts:
+        cert = host.certificate
+        if cert is not None and 0 <= cert.days_to_expiry <= EXPIRY_SOON_DAYS:
+            step = (
+                f"remind {domain} that the certificate of {host.host} expires in "
+                f"{cert.days_to_expiry} days ({cert.not_after:%Y-%m-%d})"
+            )
+            if step not in steps:
+                steps.append(step)
+    if not steps and result.dane_verified:
+        steps.append(f"nothing: DNSSEC-signed TLSA records of {domain} match its certificates")
+    elif not steps and result.verdict is Verdict.STRICT:
+        steps.append(f"nothing: {domain} supports TLS with a trusted certificate")
+    return tuple(_capital(s) for s in dict.fromkeys(steps))
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:] if text else text
+
+
+def _ask(what: str) -> Callable[[str, str], str]:
+    return lambda domain, hosts: f"ask {domain} to {what.format(hosts=hosts)}"
+
+
+_CHECK_REACH = "check that this host can reach {hosts} on port 25, then validate again"
+_HOST_STEPS: dict[Code, Callable[[str, str], str]] = {
+    Code.INCOMPLETE_CHAIN: _ask("serve its intermediate certificate on {hosts}"),
+    Code.SELF_SIGNED: _ask(
+        "install a certificate from a public CA on {hosts}; until then only a relaxed policy fits"
+    ),
+    Code.CERTIFICATE_NOT_TRUSTED: _ask(
+        "use a certificate that chains to a public CA on {hosts}; until then only a relaxed "
+        "policy fits"
+    ),
+    Code.VALIDATION_FAILURE: _ask("fix the certificate chain served on {hosts}"),
+    Code.CERTIFICATE_EXPIRED: _ask("renew the expired certificate on {hosts}"),
+    Code.CERTIFICATE_NOT_YET_VALID: _ask("check the validity dates of the certificate on {hosts}"),
+    Code.CERTIFICATE_HOST_MISMATCH: _ask("use a certificate that names {hosts}"),
+    Code.STARTTLS_NOT_SUPPORTED: _ask(
+        "enable STARTTLS on {hosts}; no TLS policy can be enforced until then"
+    ),
+    Code.STARTTLS_REFUSED: _ask("let {hosts} accept STARTTLS (it answers with an error)"),
+    Code.TLS_VERSION_TOO_OLD: _ask("enable TLS 1.2 or newer on {hosts}"),
+    Code.NO_AES256_SUITE: _ask("enable an AES-256 cipher suite on {hosts}"),
+    Code.HANDSHAKE_FAILED: _ask("check the TLS set-up of {hosts}: the handshake fails"),
+    Code.CONNECT_REFUSED: lambda _d, hosts: _CHECK_REACH.format(hosts=hosts),
+    Code.CONNECT_FAILED: lambda _d, hosts: _CHECK_REACH.format(hosts=hosts),
+    Code.TIMEOUT: lambda _d, hosts: _CHECK_REACH.format(hosts=hosts),
+    Code.SMTP_GREETING_ERROR: _ask("check why {hosts} refuses the SMTP session"),
+    Code.TLSA_INVALID: _ask(
+        "publish TLSA records that match the certificate {hosts} serves (or serve the "
+        "certificate its records name): senders that use DANE do not deliver there"
+    ),
+    Code.DANE_REQUIRED: _ask(
+        "enable STARTTLS on {hosts}: they publish TLSA records, so DANE senders do not deliver"
+    ),
+    Code.DNSSEC_INVALID: _ask(
+        "fix the DNSSEC signatures of the records of {hosts}: validating resolvers refuse them"
+    ),
+    Code.RECIPIENT_REJECTED: lambda domain, _h: (
+        f"give an address that {domain} accepts (postmaster@{domain} usually is)"
+    ),
+}
+_DANE_CODES = frozenset({Code.TLSA_INVALID, Code.DNSSEC_INVALID, Code.DANE_REQUIRED})
+_STS_STEPS = {
+    Code.VALIDATION_FAILURE: "ask {d} to list every MX host in its MTA-STS policy (mx: lines)",
+    Code.STS_POLICY_FETCH_ERROR: (
+        "ask {d} to serve its MTA-STS policy at https://mta-sts.{d}/.well-known/mta-sts.txt "
+        "(HTTP 200, text/plain, no redirect)"
+    ),
+    Code.STS_POLICY_INVALID: "ask {d} to fix its MTA-STS policy or record (RFC 8461)",
+    Code.STS_WEBPKI_INVALID: (
+        "ask {d} to serve mta-sts.{d} with a certificate from a public CA that names it"
+    ),
+}
+_TARGET_STEPS = {
+    Code.DNSSEC_INVALID: (
+        "ask {domain} to fix its DNSSEC: validating resolvers refuse its MX records, so "
+        "mail to it is deferred"
+    ),
+    Code.DNS_NXDOMAIN: "check the spelling: {domain} does not exist in the DNS",
+    Code.DNS_SERVFAIL: "ask {domain} to fix its DNS, which fails to answer, then validate again",
+    Code.DNS_TIMEOUT: "validate {domain} again later: its DNS did not answer in time",
+    Code.NULL_MX: "nothing to enforce: {domain} accepts no mail (null MX)",
+    Code.NO_ADDRESS: "ask {domain} to publish an address for its MX hosts",
+    Code.MX_IP_LITERAL: "ask {domain} to name its MX hosts, not IP addresses",
+}

@@ -15,15 +15,31 @@ address entered its host's verdict.
 Reason codes are stable; where one fits they are the TLS-RPT result types of
 RFC 8460 §4.3, otherwise codes of our own (see :class:`Code`). Warnings are reasons too,
 kept apart from the reasons of a verdict: they never change it.
+
+What ``to_dict()`` writes (``--json``, and the evidence the policy store keeps) is read
+back by ``TargetResult.from_dict()``, the one typed reader of stored results: it takes
+every schema version written so far (:data:`SCHEMA`; a document without ``"schema"``
+is version 1, as stored before the version was written), so no screen parses stored
+JSON by its keys. :meth:`Verdict.parse` reads a stored verdict string.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
-from dataclasses import asdict, dataclass, field, replace
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+# the version of the document TargetResult.to_dict() writes; 2 added, with their
+# defaults for older documents: "dnssec" (target and each host), each host's "dane", the
+# target's "partner" (derived, never read back), and extras' mta_sts_id, mta_sts_max_age,
+# mta_sts_warnings
+SCHEMA = 2
 
 
 class Verdict(enum.StrEnum):
@@ -49,6 +65,26 @@ class Verdict(enum.StrEnum):
         return _ORDER.index(self)
 
     @classmethod
+    def parse(cls, value: object) -> Verdict | None:
+        """A stored verdict (``"strict"``…) as a member; None for none or a value we do not know."""
+        try:
+            return cls(value) if isinstance(value, str) and value else None
+        except ValueError:
+            return None
+
+    @classmethod
+    def label_of(cls, value: object) -> str:
+        """The label of a stored verdict string; "Not validated" for none."""
+        verdict = cls.parse(value)
+        return verdict.label if verdict is not None else NOT_VALIDATED
+
+    @classmethod
+    def ok_value(cls, value: object) -> bool:
+        """A stored verdict string that is strict or relaxed."""
+        verdict = cls.parse(value)
+        return verdict is not None and verdict.ok
+
+    @classmethod
     def worst(cls, verdicts: list[Verdict] | tuple[Verdict, ...]) -> Verdict:
         """strict > relaxed > unreachable > unsupported; empty means unreachable."""
         if not verdicts:
@@ -56,6 +92,7 @@ class Verdict(enum.StrEnum):
         return max(verdicts, key=lambda v: v.rank)
 
 
+NOT_VALIDATED = "Not validated"
 _ORDER = (Verdict.STRICT, Verdict.RELAXED, Verdict.UNREACHABLE, Verdict.UNSUPPORTED)
 DANE_LABEL = "Strict - DANE verified"  # strict because a DNSSEC-validated TLSA record matched
 _LABELS = {
@@ -187,6 +224,15 @@ class Reason:
 
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code.value, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Reason:
+        """A stored reason; a code this version does not know reads as ``probe-error``."""
+        try:
+            code = Code(str(data.get("code")))
+        except ValueError:
+            code = Code.PROBE_ERROR
+        return cls(code, str(data.get("message") or ""))
 
 
 class DaneStatus(enum.StrEnum):
@@ -488,11 +534,55 @@ class TargetResult:
                 names.append(name)
         return tuple(names)
 
+    def reasons_to_show(self) -> tuple[str, ...]:
+        """Why the verdict is what it is, in the order a person should read it.
+
+        The target's own reasons first (DNS, Null MX, bad input), then each address's,
+        worst verdict first, as ``"mx.example: …"``. The first line is the one a
+        collapsed row shows; every screen takes its reasons from here.
+        """
+        lines = [r.message for r in self.reasons]
+        for host in sorted(self.hosts, key=lambda h: -h.verdict.rank):
+            for reason in host.reasons:
+                line = f"{host.host}: {reason.message}"
+                if line not in lines:
+                    lines.append(line)
+        return tuple(lines)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TargetResult:
+        """The result ``to_dict()`` wrote, of any :data:`SCHEMA` version so far.
+
+        Raises ``ValueError`` for a document that is not a stored result (no target or
+        verdict). Keys this version does not know are ignored, keys it misses take the
+        field's default, so an older document loads and a newer one loses only what
+        this version cannot show.
+        """
+        version = data.get("schema", 1)
+        if not isinstance(version, int) or version > SCHEMA:
+            raise ValueError(f"a stored result of schema {version!r}; this tlsbot reads {SCHEMA}")
+        if not isinstance(data.get("target"), str) or Verdict.parse(data.get("verdict")) is None:
+            raise ValueError("not a stored probe result: no target or verdict")
+        result = _read(cls, data, skip={"warnings"})
+        extras = result.extras
+        derived = {extras.mta_sts_error.code} if extras.mta_sts_error is not None else set()
+        in_hosts = {w for h in result.hosts for w in h.warnings}
+        own = []
+        for item in data.get("warnings") or ():
+            if not isinstance(item, Mapping) or item.get("host") is not None:
+                continue
+            reason = Reason.from_dict(item)
+            known = item.get("code") == reason.code.value and reason.code not in derived
+            if known and reason not in in_hosts:
+                own.append(reason)
+        return replace(result, warnings=tuple(own))
+
     def to_dict(self) -> dict[str, Any]:
         from bot.probe.findings import warnings  # the one source of these sentences
         from bot.probe.partner import PartnerTls  # what enforcement keeps with a policy
 
         return {
+            "schema": SCHEMA,
             "target": self.target,
             "kind": self.kind.value,
             "domain": self.domain,
@@ -508,3 +598,49 @@ class TargetResult:
             "dnssec": self.dnssec.value if self.dnssec is not None else None,
             "partner": PartnerTls.of(self).to_dict(),
         }
+
+
+# ---- the typed reader behind TargetResult.from_dict
+
+_T = TypeVar("_T")
+
+
+def _read(
+    cls: type[_T], data: Mapping[str, Any], skip: frozenset[str] | set[str] = frozenset()
+) -> _T:
+    """A frozen dataclass of this module from the dict its ``to_dict()`` wrote."""
+    hints = _hints(typing.cast(Any, cls))
+    values: dict[str, Any] = {}
+    for spec in fields(cls):  # type: ignore[arg-type]
+        if spec.name in skip or spec.name not in data or data[spec.name] is None:
+            continue
+        values[spec.name] = _value(hints[spec.name], data[spec.name])
+    return cls(**values)
+
+
+@functools.cache
+def _hints(cls: Any) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _value(hint: Any, raw: Any) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        inner = [a for a in args if a is not type(None)]
+        return None if raw is None else _value(inner[0], raw)
+    if origin is tuple:
+        if isinstance(raw, Mapping):  # Attempt.phases_ms is written as {phase: ms}
+            raw = list(raw.items())
+        item = args[0]
+        if len(args) == 2 and args[1] is not Ellipsis:  # a pair
+            return tuple(_value(a, v) for a, v in zip(args, raw, strict=True))
+        return tuple(_value(item, v) for v in raw or ())
+    if hint is Reason:
+        return Reason.from_dict(raw)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint(raw)
+    if hint is datetime:
+        return datetime.fromisoformat(str(raw))
+    if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
+        return _read(hint, raw)
+    return raw

@@ -13,8 +13,20 @@ import idna
 from email_validator import EmailNotValidError, validate_email
 
 MAX_DOMAIN_LENGTH = 253
-MAX_LABEL_LENGTH = 63
-_LDH = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LDH = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")  # the one rule for a DNS label (fullmatch)
+
+
+def is_host_name(value: str) -> bool:
+    """A lower-case LDH host name of two labels or more, at most 253 characters: what an
+    MX name must be wherever it is published (:mod:`bot.export.names` holds stored ones to it)."""
+    labels = value.split(".")
+    return (
+        len(value) <= MAX_DOMAIN_LENGTH
+        and len(labels) >= 2
+        and all(_LDH.fullmatch(label) for label in labels)
+    )
+
+
 _PLAIN_IP = re.compile(r"^[0-9a-f.:]+$")  # what str(ip_address(...)) gives without a zone
 
 
@@ -47,7 +59,7 @@ def normalise_domain(text: str) -> str:
     if len(labels) < 2:
         raise InvalidName(f"{_show(raw)} needs at least two labels (like example.com)")
     for label in labels:
-        if not _LDH.match(label):
+        if not _LDH.fullmatch(label):
             raise InvalidName(f"{_show(raw)} has an invalid label {label!r}")
     if labels[-1].isdigit():
         raise InvalidName(f"{_show(raw)} has an all-numeric top-level label")

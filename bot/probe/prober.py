@@ -33,7 +33,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
@@ -482,7 +482,3 @@ def _refused(text: str, kind: TargetKind, reason: Reason) -> TargetResult:
 
 def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
-
-
-def targets_from(texts: Iterable[str]) -> list[Target]:
-    return [Target.guess(t) for t in texts]

@@ -2,7 +2,10 @@
 
 Group membership is fetched with ``usergroups.users.list`` and kept for a TTL;
 a failed lookup is not cached, and a user is never an approver by accident: a
-group that cannot be resolved counts as empty for that check.
+group that cannot be resolved counts as empty for that check. Slack's
+``subteam_members_changed`` event (a member added to or removed from a group)
+refreshes that group at once (:meth:`Approvers.refresh`), on the replica the event
+reaches; the others follow within the TTL.
 """
 
 from __future__ import annotations
@@ -58,3 +61,11 @@ class Approvers:
         members = frozenset(str(u) for u in response.get("users") or ())
         self._cache[group] = (now + self.ttl, members)
         return members
+
+    async def refresh(self, group: str, client: AsyncWebClient) -> bool:
+        """Look ``group`` up again now (its members changed); False if it is not one of ours."""
+        if group not in self.groups:
+            return False
+        self._cache.pop(group, None)
+        await self._members(group, client)
+        return True

@@ -13,9 +13,10 @@ from sqlmodel import Session
 
 from bot.policy.evidence.traffic import Traffic
 from bot.policy.models import ChangeRequest, Validation
-from bot.policy.probe_bridge import ok_verdict, verdict_label
 from bot.policy.queries import approvals_of, get_request
 from bot.policy.types import SYSTEM, RequestKind
+from bot.policy.validations import checked
+from bot.probe.findings import warnings as probe_warnings
 from bot.probe.model import Verdict
 from bot.slack.views.model import RequestCard
 
@@ -47,7 +48,7 @@ def item_line(item: dict[str, Any]) -> str:
     op = item.get("op")
     subject = str(item.get("subject"))
     if op == "add_policy":
-        return f"{subject} — enforce TLS ({verdict_label(item.get('level'))})"
+        return f"{subject} — enforce TLS ({Verdict.label_of(item.get('level'))})"
     if op == "remove_policy":
         return f"{subject} — remove the policy"
     if op == "update_policy":
@@ -56,7 +57,7 @@ def item_line(item: dict[str, Any]) -> str:
             line += f"\n    Real mail: {Traffic.from_dict(item['traffic']).summary()}"
         return line
     if op == "add_route":
-        return f"{subject} — add route ({verdict_label(item.get('verdict'))})"
+        return f"{subject} — add route ({Verdict.label_of(item.get('verdict'))})"
     if op == "remove_route":
         return f"{subject} — remove route"
     if op == "gateway_revert":
@@ -72,19 +73,6 @@ def _verdict_of(item: dict[str, Any]) -> str | None:
     return None
 
 
-def _first_reason(result: dict[str, Any]) -> str | None:
-    for reason in result.get("reasons") or ():
-        return str(reason.get("message"))
-    for host in result.get("hosts") or ():
-        for reason in host.get("reasons") or ():
-            return f"{host.get('host')}: {reason.get('message')}"
-    return None
-
-
-def _warnings(validation: Validation) -> list[dict[str, Any]]:
-    return [w for w in validation.result.get("warnings") or () if isinstance(w, dict)]
-
-
 def evidence(
     session: Session, request: ChangeRequest
 ) -> tuple[dict[str, int], list[str], list[str]]:
@@ -97,22 +85,22 @@ def evidence(
         if op not in ("add_policy", "add_route"):
             continue
         verdict = _verdict_of(item)
-        counts[verdict_label(verdict)] += 1
+        counts[Verdict.label_of(verdict)] += 1
         subject = str(item.get("subject"))
         if verdict is None:
             warnings.append(f"{subject} has not been validated.")
             continue
         reason = None
         validation_id = item.get("validation_id")
-        if validation_id is not None:
-            validation = session.get(Validation, int(validation_id))
-            if validation is not None:
-                reason = _first_reason(validation.result)
-                # the probe's warnings (bot.probe.findings), in the words of --json
-                warnings += [f"{subject}: {w.get('message')}" for w in _warnings(validation)]
-        if not ok_verdict(verdict):
+        found = checked(session.get(Validation, int(validation_id))) if validation_id else None
+        if found is not None:
+            shown = found.result.reasons_to_show()
+            reason = shown[0] if shown else None
+            # the probe's warnings (bot.probe.findings), in the words of --json
+            warnings += [f"{subject}: {w.message}" for w in probe_warnings(found.result)]
+        if not Verdict.ok_value(verdict):
             problems.append(
-                f"{subject}: {verdict_label(verdict)}" + (f" — {reason}" if reason else "")
+                f"{subject}: {Verdict.label_of(verdict)}" + (f" — {reason}" if reason else "")
             )
         elif verdict == RELAXED and op == "add_policy":
             why = f" ({reason})" if reason else ""

@@ -70,6 +70,24 @@ def with_draft(session: Session, draft_id: int, edit: Callable[[Draft], T]) -> T
     raise StaleDraft("This list keeps changing elsewhere; open it again.")
 
 
+def drop_line(
+    session: Session, draft_id: int, line_id: int, *, actor: Actor, now: datetime
+) -> Draft:
+    """Remove one line of the draft (the batch review's and the list's *Remove*)."""
+
+    def drop(draft: Draft) -> Draft:
+        return drafts.remove_line(
+            session=session,
+            draft_id=draft_id,
+            version=draft.version,
+            line_id=line_id,
+            actor=actor,
+            now=now,
+        )
+
+    return with_draft(session, draft_id, drop)
+
+
 def open_draft(session: Session, actor: Actor, now: datetime) -> Draft:
     return drafts.start_draft(session=session, owner=actor, now=now)
 

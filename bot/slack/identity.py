@@ -15,13 +15,21 @@ A payload is let through when
 - the app is installed org-wide on an Enterprise Grid (``is_enterprise_install``) and
   the payload's enterprise (``enterprise_id``, ``enterprise.id``) is that one.
 
-Anything else is refused with nothing done: an empty 200 for events and in Socket
-Mode (Slack would retry anything else), an empty 403 otherwise, and one log line.
+Anything else is refused with nothing done, and one log line. A person of another
+organisation (a Slack Connect user: the payload names a team that is not ours) is
+told so in one ephemeral line: a slash command in the answer itself, a click through
+its ``response_url`` (or ``chat.postEphemeral``), a submission in its modal. That
+line goes out only for a request the edge verified (:func:`bot.slack.edge.is_verified`,
+the rule :mod:`bot.slack.errors` keeps too): an unverified payload's ``response_url``
+and channel are whatever its sender wrote. Events (and Socket Mode events) get an
+empty 200 (Slack would retry anything else); a payload that names no team at all, an
+empty 403.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +41,12 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.edge import is_verified
+from bot.slack.replies import tell
+from bot.slack.tasks import Background
+from bot.slack.views.domains import working_view
+from bot.slack.views.kit import mrkdwn
 
 log = logging.getLogger("bot.slack.identity")
 
@@ -95,12 +109,19 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+OUTSIDER = (
+    "tlsbot acts only for people of the workspace that installed it, and your account is "
+    "of another organisation or workspace (Slack Connect), so nothing was done."
+)
+
+
 class Gate:
     """The installation, learnt on first use; a failed ``auth.test`` is asked again next time."""
 
-    def __init__(self) -> None:
+    def __init__(self, background: Background | None = None) -> None:
         self._installation: Installation | None = None
         self._lock = asyncio.Lock()
+        self._background = background or Background()
 
     async def installation(self, client: AsyncWebClient) -> Installation | None:
         async with self._lock:
@@ -124,8 +145,29 @@ class Gate:
             return await next()
         if installation is not None:
             log.warning("refused a %s from %s: installed in %s", _kind(body), claim, installation)
-        quiet = body.get("type") == "event_callback" or request.mode == "socket_mode"
-        return BoltResponse(status=200 if quiet else 403, body="")
+        if body.get("type") == "event_callback":
+            return BoltResponse(status=200, body="")
+        if installation is not None and claim.teams and is_verified():
+            return self._refuse(body, client)
+        return BoltResponse(status=200 if request.mode == "socket_mode" else 403, body="")
+
+    def _refuse(self, body: Mapping[str, Any], client: AsyncWebClient) -> BoltResponse:
+        """One ephemeral line for a person of another organisation; nothing else happens."""
+        line = mrkdwn(":no_entry: {}", OUTSIDER)
+        if "command" in body:
+            return _json({"response_type": "ephemeral", "text": line})
+        if body.get("type") == "view_submission":
+            return _json({"response_action": "update", "view": working_view(line, working=False)})
+        self._background.spawn(tell(client, body, line), name="refuse outsider")
+        return BoltResponse(status=200, body="")
+
+
+def _json(answer: Mapping[str, Any]) -> BoltResponse:
+    return BoltResponse(
+        status=200,
+        body=json.dumps(answer),
+        headers={"content-type": "application/json;charset=utf-8"},
+    )
 
 
 def _kind(body: Mapping[str, Any]) -> str:
@@ -138,9 +180,9 @@ def _reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def install(app: AsyncApp) -> None:
+def install(app: AsyncApp, background: Background | None = None) -> None:
     """Register the check as the first of our middleware (Bolt's own run before it)."""
-    gate = Gate()
+    gate = Gate(background)
 
     @app.middleware
     async def check_identity(

@@ -13,20 +13,6 @@ class Command(enum.StrEnum):
     TLS = "/tls"
 
 
-class Sub(enum.StrEnum):
-    """The ``/tls`` subcommands."""
-
-    SETUP = "setup"
-    ADD = "add"
-    REMOVE = "remove"
-    CHECK = "check"
-    STATUS = "status"
-    ROUTES = "routes"
-    AUDIT = "audit"
-    POLICY_DELETE = "policy delete"
-    HELP = "help"
-
-
 class View(enum.StrEnum):
     """``callback_id`` of each modal (and the App Home)."""
 
@@ -57,6 +43,11 @@ class Action(enum.StrEnum):
     DOMAIN_MORE = "tls_domain_more"
     DOMAIN_LESS = "tls_domain_less"
     DOMAINS_PAGE = "tls_domains_page"
+    CHECK_MORE = "tls_check_more"  # on a /tls check answer; value: the validation id
+    CHECK_LESS = "tls_check_less"
+    ALERT_MORE = "tls_alert_more"  # on a monitoring alert; value: the alert id
+    ALERT_LESS = "tls_alert_less"
+    STATUS_PAGE = "tls_status_page"  # /tls status Next / Previous; value: "offset filter"
     BATCH_REMOVE = "tls_batch_remove"
     FINISH = "tls_finish"
     EDIT = "tls_edit"

@@ -25,7 +25,9 @@ Next = Callable[[], Awaitable[BoltResponse]]
 
 
 def install(app: AsyncApp, services: Services) -> None:
-    identity.install(app)  # first: nothing of ours runs for another team's request
+    identity.install(
+        app, services.background
+    )  # first: nothing of ours runs for another team's request
 
     @app.middleware
     async def attach_services(context: AsyncBoltContext, next: Next) -> BoltResponse:

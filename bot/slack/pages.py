@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
 
 from sqlmodel import Session, col, func, select
 
 from bot.export.gateway import GatewayName
+from bot.export.handover import policy_states
 from bot.export.handover import states as gateway_states
 from bot.policy import audit
+from bot.policy.audit import AuditAction
 from bot.policy.batch import LineStatus
 from bot.policy.evidence.traffic import Traffic, traffic_by_domain
 from bot.policy.models import AuditEvent, ChangeRequest, DomainPolicy, Draft, Validation
-from bot.policy.monitor.history import at_risk_first
-from bot.policy.queries import count_policies, list_policies, list_routes
+from bot.policy.monitor.history import ListFilter, Listing, at_risk_first, policy_listing
+from bot.policy.queries import count_policies, find_policy, list_policies, list_routes
 from bot.policy.types import RecordStatus, RequestKind, RequestState
+from bot.policy.validations import Checked, checked, checked_by_id, latest_checked
 from bot.probe.model import Verdict
+from bot.probe.names import InvalidName, normalise_domain
 from bot.slack.cards import title
 from bot.slack.views.domains import PAGE_SIZE
 from bot.slack.views.model import (
@@ -31,78 +33,11 @@ from bot.slack.views.model import (
     RouteRow,
     RoutesPage,
     RowState,
+    StatusPage,
 )
+from bot.slack.views.results import first_reason
 
-OK = (Verdict.STRICT, Verdict.RELAXED)
 ROUTE_KINDS = (RequestKind.ADD_ROUTE, RequestKind.REMOVE_ROUTE)
-
-
-def verdict(value: str | None) -> Verdict | None:
-    try:
-        return Verdict(value) if value else None
-    except ValueError:
-        return None
-
-
-def first_reason(result: dict[str, Any]) -> str | None:
-    for reason in result.get("reasons") or ():
-        return str(reason.get("message"))
-    for host in result.get("hosts") or ():
-        if host.get("verdict") in (Verdict.STRICT, Verdict.RELAXED):
-            continue
-        for reason in host.get("reasons") or ():
-            return f"{host.get('host')}: {reason.get('message')}"
-    return None
-
-
-def warnings_of(result: dict[str, Any]) -> list[str]:
-    """The stored result's warnings (``bot.probe.findings``), in their own words."""
-    return [str(w.get("message")) for w in result.get("warnings") or ()]
-
-
-def full_reason(result: dict[str, Any]) -> str | None:
-    parts = [str(r.get("message")) for r in result.get("reasons") or ()]
-    for host in result.get("hosts") or ():
-        for reason in host.get("reasons") or ():
-            parts.append(f"{host.get('host')} ({host.get('address')}): {reason.get('message')}")
-    parts += [f"Warning: {w}" for w in warnings_of(result)]
-    return "\n".join(parts) or None
-
-
-Reasons = tuple[str | None, str | None, str | None]  # first reason, full text, first warning
-
-
-def _reasons(result: dict[str, Any]) -> Reasons:
-    found = warnings_of(result)
-    return first_reason(result), full_reason(result), found[0] if found else None
-
-
-def reasons_of(session: Session, ids: list[int | None]) -> dict[int, Reasons]:
-    """First and full reason, and first warning, of each validation, in one query."""
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    found = session.exec(select(Validation).where(col(Validation.id).in_(wanted)))
-    return {v.id: _reasons(v.result) for v in found if v.id is not None}
-
-
-def reason_of(session: Session, validation_id: int | None) -> Reasons:
-    if validation_id is None:
-        return None, None, None
-    validation = session.get(Validation, validation_id)
-    if validation is None:
-        return None, None, None
-    return _reasons(validation.result)
-
-
-def latest_validation(session: Session, domain: str) -> Validation | None:
-    """The newest validation of ``domain`` (a domain or email target, not a route)."""
-    query = (
-        select(Validation)
-        .where(col(Validation.domain) == domain, col(Validation.kind) != "route")
-        .order_by(col(Validation.id).desc())
-    )
-    return session.exec(query).first()
 
 
 def pending_items(
@@ -128,10 +63,17 @@ def routes_page(
     rows = []
     for route in list_routes(session=session):
         assert route.id is not None
-        reason, _, _ = reason_of(session, route.last_validation_id)
+        found = checked_by_id(session, [route.last_validation_id]).get(
+            route.last_validation_id or 0
+        )
+        reason = first_reason(found.result) if found is not None else None
         rows.append(
             RouteRow(
-                route.id, route.label, verdict(route.last_verdict), reason, route.last_validated_at
+                route.id,
+                route.label,
+                Verdict.parse(route.last_verdict),
+                reason,
+                route.last_validated_at,
             )
         )
     return RoutesPage(
@@ -159,18 +101,15 @@ def routes_not_ready(page: RoutesPage) -> str | None:
 def draft_rows(session: Session, draft: Draft) -> list[DomainRow]:
     rows = []
     lines = [line for line in draft.lines if line.get("status") == LineStatus.OK]
-    reasons = reasons_of(session, [line.get("validation_id") for line in lines])
+    found = checked_by_id(session, [line.get("validation_id") for line in lines])
     for line in lines:
-        reason, detail, warning = reasons.get(line.get("validation_id") or 0, (None, None, None))
         rows.append(
             DomainRow(
                 key=f"l{line['id']}",
                 domain=str(line.get("domain") or line.get("text")),
                 state=RowState.DRAFT,
-                verdict=verdict(line.get("verdict")),
-                reason=reason,
-                detail=detail,
-                warning=warning,
+                verdict=Verdict.parse(line.get("verdict")),
+                evidence=found.get(line.get("validation_id") or 0),
             )
         )
     return rows
@@ -202,21 +141,9 @@ def domains_page(
     if len(rows) < PAGE_SIZE:
         offset = max(0, start - len(drafts))
         policies = list_policies(session=session, offset=offset, limit=PAGE_SIZE - len(rows))
-        reasons = reasons_of(session, [p.validation_id for p in policies])
+        found = checked_by_id(session, [p.validation_id for p in policies])
         for policy in policies:
-            reason, detail, warning = reasons.get(policy.validation_id or 0, (None, None, None))
-            rows.append(
-                DomainRow(
-                    key=f"p{policy.id}",
-                    domain=policy.domain,
-                    state=RowState.POLICY,
-                    verdict=verdict(policy.level),
-                    level=policy.level,
-                    reason=reason,
-                    detail=detail,
-                    warning=warning,
-                )
-            )
+            rows.append(policy_row(policy, found.get(policy.validation_id or 0)))
     return DomainsPage(
         rows=tuple(rows),
         page=page,
@@ -230,6 +157,19 @@ def domains_page(
     )
 
 
+def policy_row(policy: DomainPolicy, evidence: Checked | None) -> DomainRow:
+    """A policy in force as a row: its level, and the evidence it was admitted with (or newer)."""
+    verdict = evidence.result.verdict if evidence is not None else Verdict.parse(policy.level)
+    return DomainRow(
+        key=f"p{policy.id}",
+        domain=policy.domain,
+        state=RowState.POLICY,
+        verdict=verdict,
+        level=policy.level,
+        evidence=evidence,
+    )
+
+
 HOME_WATCHED = 20  # monitored items listed on the App Home, at risk first
 
 
@@ -237,18 +177,21 @@ HOME_TRAFFIC = 10  # domains whose real mail the App Home lists
 HOME_TRAFFIC_DAYS = 7
 
 
-def home_data(
-    session: Session, gateways: Sequence[GatewayName] = (), now: datetime | None = None
-) -> HomeData:
-    """The App Home's data; with ``now``, also the last days of real mail (Postfix's log)."""
-    levels: Counter[str] = Counter()
+def policy_levels(session: Session) -> dict[str, int]:
+    """Active policies by level, in one query."""
     query = (
         select(DomainPolicy.level, func.count())
         .where(col(DomainPolicy.status) == RecordStatus.ACTIVE)
         .group_by(col(DomainPolicy.level))
     )
-    for level, n in session.exec(query):
-        levels[str(level)] = int(n)
+    return {str(level): int(n) for level, n in session.exec(query)}
+
+
+def home_data(
+    session: Session, gateways: Sequence[GatewayName] = (), now: datetime | None = None
+) -> HomeData:
+    """The App Home's data; with ``now``, also the last days of real mail (Postfix's log)."""
+    levels = policy_levels(session)
     failed: list[tuple[str, str]] = []
     active = set(
         session.exec(
@@ -266,16 +209,16 @@ def home_data(
         if validation.domain in seen:
             continue
         seen.add(validation.domain)
-        if validation.domain in active and verdict(validation.verdict) not in OK:
-            failed.append(
-                (validation.domain, first_reason(validation.result) or validation.verdict)
-            )
+        if validation.domain in active and not Verdict.ok_value(validation.verdict):
+            found = checked(validation)
+            reason = first_reason(found.result) if found is not None else None
+            failed.append((validation.domain, reason or validation.verdict))
     recent = tuple(
         AuditLine(e.at, e.actor_id, e.action, e.subject)
         for e in audit.events(session=session, limit=15)
     )
     return HomeData(
-        levels=dict(levels),
+        levels=levels,
         routes=len(list_routes(session=session)),
         pending=pending_items(session),
         failed=tuple(failed),
@@ -304,3 +247,82 @@ def audit_lines(session: Session, domain: str | None, limit: int = 20) -> tuple[
         )
         found = list(session.exec(query))
     return tuple(AuditLine(e.at, e.actor_id, e.action, e.subject) for e in found)
+
+
+STATUS_PAGE = 20  # policies a /tls status page lists (one line each: a few sections)
+
+
+def status_page(
+    session: Session,
+    listing: Listing,
+    *,
+    offset: int,
+    gateways: Sequence[GatewayName],
+    now: datetime,
+) -> StatusPage:
+    """A page of ``/tls status [FILTER]``: the policies, their gateways, the totals."""
+    lines, total = policy_listing(
+        session=session, listing=listing, offset=offset, limit=STATUS_PAGE, now=now
+    )
+    levels = policy_levels(session)
+    on = policy_states(
+        session=session,
+        gateways=gateways,
+        policies=[(line.domain, line.level, line.mode) for line in lines],
+    )
+    return StatusPage(
+        lines=lines,
+        listing=listing,
+        offset=offset,
+        total=total,
+        size=STATUS_PAGE,
+        levels=levels,
+        routes=len(list_routes(session=session)),
+        on_gateways=on,
+        gateways=gateway_states(session=session, gateways=gateways) if offset == 0 else (),
+        pending=pending_items(session) if offset == 0 else (),
+    )
+
+
+def status_target(session: Session, text: str) -> str | Listing:
+    """What ``/tls status TEXT`` is about: one domain, or a listing (a filter or a prefix).
+
+    A full domain name is that domain, unless it has neither a policy nor a validation
+    and some policies' domains start with it ("partner.ex"). Raises
+    :class:`~bot.policy.errors.InvalidInput` for text that is neither.
+    """
+    try:
+        domain = normalise_domain(text)
+    except InvalidName:
+        return Listing.parse(text)
+    if find_policy(session=session, domain=domain) or latest_checked(session, domain):
+        return domain
+    prefix = Listing(ListFilter.PREFIX, domain)
+    lines, _ = policy_listing(session=session, listing=prefix, offset=0, limit=1, now=_EPOCH)
+    return prefix if lines else domain
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+REQUESTS_SCANNED = 500  # newest change requests searched for a domain's history
+
+
+def domain_changes(session: Session, domain: str, limit: int = 15) -> tuple[AuditLine, ...]:
+    """The domain's change history: requests that named it, their approvals and decisions,
+    and what applying them did (newest first)."""
+    recent = session.exec(
+        select(ChangeRequest).order_by(col(ChangeRequest.id).desc()).limit(REQUESTS_SCANNED)
+    )
+    subjects = [domain]
+    for request in recent:
+        if any(str(item.get("subject")) == domain for item in request.items):
+            subjects.append(f"request #{request.id}")
+    query = (
+        select(AuditEvent)
+        .where(
+            col(AuditEvent.subject).in_(subjects),
+            col(AuditEvent.action) != AuditAction.VALIDATION_RECORDED,
+        )
+        .order_by(col(AuditEvent.seq).desc())
+        .limit(limit)
+    )
+    return tuple(AuditLine(e.at, e.actor_id, e.action, e.subject) for e in session.exec(query))

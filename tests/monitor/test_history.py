@@ -46,7 +46,7 @@ def test_status_lists_checks_level_changes_and_certificates(session: Session) ->
     assert status.relaxed_until is None
     assert [c.verdict for c in status.checks] == [Verdict.STRICT, Verdict.RELAXED, Verdict.RELAXED]
     assert status.checks[0].at == T0 + 4 * DAY
-    assert status.checks[1].reason == "the certificate is self-signed"
+    assert status.checks[1].reason == "mx1.partner.test: the certificate is self-signed"
     assert [(c.before, c.after, c.at) for c in status.level_changes] == [
         (Verdict.RELAXED, Verdict.STRICT, T0 + 4 * DAY),
         (Verdict.STRICT, Verdict.RELAXED, T0 + 2 * DAY),

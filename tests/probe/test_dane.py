@@ -25,7 +25,7 @@ from bot.commands.probe_text import result_lines
 from bot.probe.certs import TrustStore
 from bot.probe.dane import check
 from bot.probe.dns import RecordsResult
-from bot.probe.findings import facts, warnings
+from bot.probe.findings import facts, next_steps, warnings
 from bot.probe.model import DANE_LABEL, Code, DaneStatus, Dnssec, Reason, TargetResult, Verdict
 from bot.probe.prober import Prober
 from bot.probe.settings import DnssecMode, ProbeSettings
@@ -386,3 +386,21 @@ def test_what_cannot_be_matched_says_why(pki: Pki) -> None:
     assert _checked(pki, (record,), address=Dnssec.INSECURE) is DaneStatus.NOT_SIGNED
     assert _checked(pki, ()) is DaneStatus.NO_TLSA
     assert _checked(pki, (record,), starttls=False, tls=False) is DaneStatus.REQUIRED
+
+
+async def test_next_steps_say_what_to_ask_of_a_dane_partner(world: World) -> None:
+    verified, mismatch, bogus = await world.prober().probe_many(
+        ["dane.test", "mismatch.dane.test", "bogusmx.dane.test"]
+    )
+    assert next_steps(verified) == (
+        "Nothing: DNSSEC-signed TLSA records of dane.test match its certificates",
+    )
+    assert (
+        "Ask mismatch.dane.test to publish TLSA records that match the certificate "
+        "mx.mismatch.dane.test serves (or serve the certificate its records name): senders "
+        "that use DANE do not deliver there"
+    ) in next_steps(mismatch)
+    assert next_steps(bogus) == (
+        "Ask bogusmx.dane.test to fix its DNSSEC: validating resolvers refuse its MX "
+        "records, so mail to it is deferred",
+    )

@@ -211,3 +211,37 @@ async def test_two_approvals_needed_the_message_counts_them(bot: Bot) -> None:
     assert f"Approved* by <@{APPROVER_2}>" in str(second.body["blocks"])
     await bot.settle()
     assert state_of(bot, rid) == RequestState.APPROVED
+
+
+async def test_a_group_change_event_refreshes_the_cached_members_at_once(bot: Bot) -> None:
+    # Given the approver group was looked up (and cached) while UGROUPIE1 was not in it
+    rid = route_request(bot)
+    message = await posted(bot, rid)
+    await bot.slack.click_in_message(message, Action.APPROVE, str(rid), user="UGROUPIE1")
+    assert "Only approvers" in (await bot.api.wait_for("response_url")).body["text"]
+    asked = len(bot.api.of("usergroups.users.list"))
+    # When Slack says the group's members changed
+    bot.api.group_members["SAPPROVERS"] = ["UGROUPIE1"]
+    event = {
+        "type": "subteam_members_changed",
+        "subteam_id": "SAPPROVERS",
+        "team_id": "T0000001",
+        "added_users": ["UGROUPIE1"],
+        "added_users_count": "1",
+    }
+    before = len(bot.api.calls)
+    assert (await bot.slack.event(event)).status == 200
+    await bot.api.wait_for("usergroups.users.list", after=before)
+    # Then the group was asked again, and the new member may approve (well within the TTL)
+    assert len(bot.api.of("usergroups.users.list")) == asked + 1
+    await bot.slack.click_in_message(message, Action.APPROVE, str(rid), user="UGROUPIE1")
+    await bot.api.wait_for("chat.update")
+    await bot.settle()
+    assert state_of(bot, rid) == RequestState.APPROVED
+
+
+async def test_a_change_of_a_group_that_approves_nothing_asks_nothing(bot: Bot) -> None:
+    event = {"type": "subteam_members_changed", "subteam_id": "SOTHER", "team_id": "T0000001"}
+    assert (await bot.slack.event(event)).status == 200
+    await bot.settle()
+    assert bot.api.of("usergroups.users.list") == []

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from bot.slack.ids import Action, Block, Field, View
 from tests.slack.conftest import REQUESTER, Bot, running_bot
-from tests.slack.steps import approval_message, has
+from tests.slack.steps import approval_message, button_values, has
 from tests.support.certs import Pki
 from tests.support.findings_world import DOMAIN, FindingsWorld, findings_world
 from tests.support.slack_api import SlackApi, all_text
@@ -60,7 +60,24 @@ async def test_check_answers_with_every_warning_in_the_words_of_json(
     text = all_text(call.body)
     for warning in warnings:
         assert f":warning: {warning}" in text
-    assert "_MTA-STS: policy (id 20260101) in enforce mode, mx: mx1.sts.test_" in text
+    fact = "_MTA-STS: policy (id 20260101) in enforce mode, mx: mx1.sts.test_"
+    assert fact not in text  # collapsed: the line and the warnings
+
+    # More shows the evidence; Less gives back the answer exactly as it was
+    (value,) = list(button_values(call.body, Action.CHECK_MORE))
+    before = len(bot.api.calls)
+    await bot.slack.click_in_message(call.body, Action.CHECK_MORE, value, user=REQUESTER)
+    more = await bot.api.wait_for("response_url", lambda b: "Less" in all_text(b), after=before)
+    expanded = all_text(more.body)
+    assert more.body["replace_original"] is True
+    assert fact in expanded
+    for fragment in ("mx1.sts.test", "TLSv1.3", "issuer", "SANs", "What to do next", "Checked"):
+        assert fragment in expanded
+    before = len(bot.api.calls)
+    await bot.slack.click_in_message(more.body, Action.CHECK_LESS, value, user=REQUESTER)
+    less = await bot.api.wait_for("response_url", lambda b: "More" in all_text(b), after=before)
+    assert less.body["blocks"] == call.body["blocks"]
+    assert less.body["text"] == call.body["text"]
 
 
 async def open_add(bot: Bot, domains: str) -> str:
@@ -83,10 +100,17 @@ async def test_a_passing_row_shows_its_first_warning_and_more_shows_all(
     row = next(b for b in view["blocks"] if DOMAIN in all_text(b) and "Supports TLS" in all_text(b))
     assert f":warning: {warnings[0]}"[:139] in row["text"]["text"]
     assert warnings[1] not in all_text(view)
+    collapsed = view["blocks"]
     await bot.slack.click_in_view(view, Action.DOMAIN_MORE, "l1")
     view = await bot.api.wait_view(view_id, has("Less"))
     for warning in warnings:
-        assert f"Warning: {warning}" in all_text(view)
+        assert f":warning: {warning}" in all_text(view)
+    for fact in ("mx1.sts.test", "TLSv1.3", "certificate: subject", "MTA-STS", "What to do next"):
+        assert fact in all_text(view)
+    assert len(view["blocks"]) > len(collapsed)
+    await bot.slack.click_in_view(view, Action.DOMAIN_LESS, "l1")
+    view = await bot.api.wait_view(view_id, has("More", absent=("Less",)))
+    assert view["blocks"] == collapsed  # Less gives back exactly the collapsed row
 
     # the approver sees them too, on the change request
     await bot.slack.click_in_view(view, Action.FINISH)

@@ -12,12 +12,12 @@ from sqlmodel import select
 
 from bot.policy.models import Draft
 from bot.slack.app import build_client
-from bot.slack.identity import Gate, Installation
+from bot.slack.identity import OUTSIDER, Gate, Installation
 from bot.slack.ids import Action
 from tests.slack.conftest import APPROVER, Bot, make_settings
 from tests.slack.hostile import FORM, JSON, assert_no_traceback, command, form, watch_logs
 from tests.support.recorder import Recorder
-from tests.support.slack_api import TEAM, SlackApi
+from tests.support.slack_api import TEAM, SlackApi, all_text
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.db]
 
@@ -76,8 +76,9 @@ async def test_a_command_from_another_team_is_refused_with_nothing_done(
 ) -> None:
     watch_logs(caplog)
     answer = await bot.slack.post_bytes(command(recorder, "setup", team=OTHER_TEAM), FORM)
-    assert answer.status == 403
-    assert answer.text == ""
+    # one ephemeral line, in the answer itself: no response_url, no Web API call
+    assert answer.status == 200
+    assert answer.json == {"response_type": "ephemeral", "text": f":no_entry: {OUTSIDER}"}
     await bot.settle()
     assert acted(bot) == []
     assert recorder.requests == []
@@ -92,6 +93,30 @@ async def test_a_command_from_another_team_is_refused_with_nothing_done(
     [
         pytest.param({"user": {"id": APPROVER, "team_id": OTHER_TEAM}}, id="user-of-another-team"),
         pytest.param({"team": {"id": OTHER_TEAM}}, id="from-another-team"),
+    ],
+)
+async def test_a_slack_connect_users_click_is_refused_with_one_ephemeral_line(
+    bot: Bot, caplog: pytest.LogCaptureFixture, fields: dict[str, Any]
+) -> None:
+    watch_logs(caplog)
+    payload = click(**fields)
+    payload["container"] = {"type": "message", "message_ts": "1.000001", "channel_id": "CSHARED1"}
+    payload["channel"] = {"id": "CSHARED1", "name": "shared-with-partner"}
+    payload["response_url"] = bot.api.response_url("msg")
+    answer = await bot.slack.post_bytes(form(payload), FORM)
+    assert answer.status == 200
+    await bot.settle()
+    assert acted(bot) == ["response_url"]  # Set up would open a modal: nothing else happened
+    (said,) = bot.api.of("response_url")
+    assert said.body["text"] == f":no_entry: {OUTSIDER}"
+    assert said.body["response_type"] == "ephemeral"
+    assert len(refusals(caplog)) == 1
+    assert_no_traceback(caplog)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
         pytest.param({"team": None, "user": {"id": APPROVER}}, id="no-team-at-all"),
         pytest.param(
             {"team": None, "user": {"id": APPROVER}, "enterprise": {"id": ENTERPRISE}},
@@ -111,7 +136,7 @@ async def test_a_click_not_from_the_installing_team_is_refused_before_any_listen
     assert_no_traceback(caplog)
 
 
-async def test_an_outsiders_approve_click_decides_nothing(
+async def test_an_outsiders_approve_click_decides_nothing_and_says_so_once(
     bot: Bot, caplog: pytest.LogCaptureFixture
 ) -> None:
     watch_logs(caplog)
@@ -126,9 +151,11 @@ async def test_an_outsiders_approve_click_decides_nothing(
         ),
         FORM,
     )
-    assert answer.status == 403
+    assert answer.status == 200
     await bot.settle()
-    assert acted(bot) == []  # no usergroups lookup, no "not an approver", no response_url
+    # no usergroups lookup, no "not an approver", no decision: the one line only
+    assert acted(bot) == ["response_url"]
+    assert OUTSIDER in bot.api.of("response_url")[0].body["text"]
     assert len(refusals(caplog)) == 1
 
 
@@ -151,13 +178,15 @@ async def test_a_workspace_install_in_a_grid_does_not_cover_the_other_workspaces
 ) -> None:
     bot.api.enterprise_id = ENTERPRISE
     sibling = command(recorder, team="T0SIBLING") + b"&enterprise_id=" + ENTERPRISE.encode()
-    assert (await bot.slack.post_bytes(sibling, FORM)).status == 403
+    assert OUTSIDER in (await bot.slack.post_bytes(sibling, FORM)).text
     ours = command(recorder) + b"&enterprise_id=" + ENTERPRISE.encode()
     assert "/tls setup" in (await bot.slack.post_bytes(ours, FORM)).text
     org_user = click(user={"id": APPROVER, "team_id": ENTERPRISE}, enterprise={"id": ENTERPRISE})
     assert (await bot.slack.post_bytes(form(org_user), FORM)).status == 200
     only_org = click(team=None, user={"id": APPROVER, "team_id": ENTERPRISE})
-    assert (await bot.slack.post_bytes(form(only_org), FORM)).status == 403
+    assert (await bot.slack.post_bytes(form(only_org), FORM)).status == 200
+    await bot.settle()
+    assert OUTSIDER in all_text(bot.api.calls[-1].body)  # told, privately, and nothing else
 
 
 async def test_an_org_wide_grid_install_covers_every_team_of_its_enterprise_only(
@@ -170,9 +199,9 @@ async def test_an_org_wide_grid_install_covers_every_team_of_its_enterprise_only
     clicked["enterprise"] = {"id": ENTERPRISE, "name": "Corp"}
     assert (await bot.slack.post_bytes(form(clicked), FORM)).status == 200
     other_org = command(recorder, team="T0ANYTEAM") + b"&enterprise_id=E0OTHER"
-    assert (await bot.slack.post_bytes(other_org, FORM)).status == 403
+    assert OUTSIDER in (await bot.slack.post_bytes(other_org, FORM)).text
     no_org = command(recorder, team="T0ANYTEAM")
-    assert (await bot.slack.post_bytes(no_org, FORM)).status == 403
+    assert OUTSIDER in (await bot.slack.post_bytes(no_org, FORM)).text
 
 
 async def test_the_installation_is_looked_up_once(bot: Bot, recorder: Recorder) -> None:
@@ -204,7 +233,7 @@ async def test_nothing_is_stored_for_an_outsider(bot: Bot, recorder: Recorder) -
         return len(bot.services.store.run_sync(lambda s: s.exec(select(Draft)).all()))
 
     answer = await bot.slack.post_bytes(command(recorder, "add a.example", team=OTHER_TEAM), FORM)
-    assert answer.status == 403
+    assert OUTSIDER in answer.text
     await bot.settle()
     assert drafts() == 0
     await bot.slack.post_bytes(command(recorder, "add a.example"), FORM)

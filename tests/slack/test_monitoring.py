@@ -8,6 +8,7 @@ policy admitted as strict drops to relaxed on the next check and raises an alert
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import replace
 from datetime import timedelta
@@ -383,3 +384,45 @@ async def test_a_request_the_monitor_opened_is_posted_for_approval_with_its_aler
     assert inner.sent == [alert]
     message = await approval_message(bot.api, request_id)
     assert button_values(message, Action.APPROVE) == [str(request_id)]
+
+
+def blocks_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    blocks = body.get("blocks")
+    parsed = json.loads(blocks) if isinstance(blocks, str) else blocks
+    assert isinstance(parsed, list)
+    return parsed
+
+
+async def more_then_less(bot: Bot, message: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """Click More on ``message``, then Less on what it became: the expanded text, the blocks
+    Less gave back."""
+    message = {**message, "blocks": blocks_of(message)}
+    (alert_id,) = button_values(message, Action.ALERT_MORE)
+    before = len(bot.api.calls)
+    await bot.slack.click_in_message(message, Action.ALERT_MORE, alert_id, user=REQUESTER)
+    more = await bot.api.wait_for("chat.update", lambda b: "Less" in all_text(b), after=before)
+    expanded = {**more.body, "blocks": blocks_of(more.body)}
+    assert button_values(expanded, Action.ALERT_LESS) == [alert_id]
+    before = len(bot.api.calls)
+    await bot.slack.click_in_message(expanded, Action.ALERT_LESS, alert_id, user=REQUESTER)
+    less = await bot.api.wait_for("chat.update", lambda b: "More" in all_text(b), after=before)
+    return all_text(more.body), blocks_of(less.body)
+
+
+async def test_more_on_an_alert_shows_its_evidence_and_less_restores_it(real_bot: Bot) -> None:
+    bot = real_bot
+    policy_id = add_policy(bot, "self.test", ["mx.self.test"])
+    await sweep_once(bot)
+    alert = await alert_for(bot, "self.test")
+    expanded, collapsed = await more_then_less(bot, alert)
+    for fact in ("`self-signed`", "certificate: subject", "TLSv1.3", "What to do next", "MTA-STS"):
+        assert fact in expanded
+        assert fact not in all_text(alert)
+    assert collapsed == blocks_of(alert)
+
+    # once a request was opened from it, Less gives back the message that says so
+    await bot.slack.click_in_message(alert, ActionId.SUSPEND.value, str(policy_id), user=REQUESTER)
+    opened = await bot.api.wait_for("chat.update", lambda b: "opened change request" in all_text(b))
+    expanded, collapsed = await more_then_less(bot, opened.body)
+    assert "opened change request" in expanded
+    assert collapsed == blocks_of(opened.body)

@@ -13,16 +13,23 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.export.gateway import GatewayName
+from bot.export.handover import GatewayLine, PolicyGateway, Standing
 from bot.policy.monitor.alerts import Condition, Severity, SubjectKind
 from bot.policy.monitor.history import (
     CertificateRow,
     CheckRow,
     DomainStatus,
     LevelChange,
+    ListFilter,
+    Listing,
     OpenAlert,
+    PolicyLine,
     RiskRow,
 )
+from bot.policy.validations import Checked
 from bot.probe.model import Code, HostResult, Reason, TargetKind, TargetResult, Verdict
+from bot.slack.listeners.commands import SUBCOMMANDS
 from bot.slack.views.approval import reject_view, request_message
 from bot.slack.views.domains import (
     domain_validate_view,
@@ -47,12 +54,14 @@ from bot.slack.views.model import (
     RouteRow,
     RoutesPage,
     RowState,
+    StatusPage,
     Summary,
 )
 from bot.slack.views.reports import (
     audit_message,
     domain_status_message,
     routes_message,
+    status_list_message,
     status_message,
 )
 from bot.slack.views.results import check_message
@@ -85,8 +94,7 @@ def big_domains_page() -> DomainsPage:
             domain=DOMAIN,
             state=RowState.DRAFT if i % 3 else RowState.POLICY,
             verdict=Verdict.UNSUPPORTED,
-            reason=LONG,
-            detail=LONG,
+            evidence=Checked(i, longest_result(), NOW, LONG),
         )
         for i in range(60)
     )
@@ -193,7 +201,7 @@ def test_the_largest_request_message_fits_block_kit(state: str) -> None:
         assert "<@U3>" in words
 
 
-def test_the_largest_check_answer_fits_block_kit() -> None:
+def longest_result() -> TargetResult:
     hosts = tuple(
         HostResult(
             host=DOMAIN,
@@ -204,7 +212,7 @@ def test_the_largest_check_answer_fits_block_kit() -> None:
         )
         for _ in range(200)
     )
-    result = TargetResult(
+    return TargetResult(
         target=DOMAIN,
         kind=TargetKind.DOMAIN,
         domain=DOMAIN,
@@ -212,7 +220,37 @@ def test_the_largest_check_answer_fits_block_kit() -> None:
         hosts=hosts,
         reasons=(Reason(Code.DNS_ERROR, LONG),),
     )
+
+
+@pytest.mark.parametrize("expanded", [False, True], ids=["collapsed", "expanded"])
+def test_the_largest_check_answer_fits_block_kit(expanded: bool) -> None:
+    result = longest_result()
     validate_message(check_message(result))
+    validate_message(check_message(result, validation_id=7, checked_at=NOW, expanded=expanded))
+
+
+def test_the_largest_status_page_fits_block_kit() -> None:
+    line = PolicyLine(1, DOMAIN, "relaxed", "observe", NOW, Verdict.UNSUPPORTED, 3, -3)
+    gates = tuple(PolicyGateway(g, LONG, Standing.DRIFT) for g in GatewayName)
+    page = StatusPage(
+        lines=(line,) * 20,
+        listing=Listing(ListFilter.PREFIX, "a" * 200),
+        offset=40,
+        total=5000,
+        size=20,
+        levels={"strict": 4000, "relaxed": 1000},
+        routes=3,
+        on_gateways={DOMAIN: gates},
+        gateways=tuple(GatewayLine(g, LONG, Standing.DRIFT, NOW, LONG) for g in GatewayName),
+        pending=tuple(PendingItem(i, LONG) for i in range(200)),
+    )
+    message = status_list_message(page)
+    validate_message(message)
+    (nav,) = [b for b in message["blocks"] if b["type"] == "actions"]
+    assert [e["text"]["text"] for e in nav["elements"]] == [
+        "◀ Previous",
+        "Next ▶",
+    ]
 
 
 MESSAGES = {
@@ -231,9 +269,17 @@ MESSAGES = {
         )
     ),
     "status-domain-longest-history": lambda: domain_status_message(
-        DomainRow("p1", DOMAIN, RowState.POLICY, Verdict.RELAXED, "strict", LONG, LONG),
+        DomainRow(
+            "p1",
+            DOMAIN,
+            RowState.POLICY,
+            Verdict.RELAXED,
+            "strict",
+            Checked(1, longest_result(), NOW, LONG),
+        ),
         DOMAIN,
         longest_history(),
+        changes=tuple(AuditLine(NOW, "U1", "request.approved", LONG) for _ in range(100)),
     ),
 }
 
@@ -278,7 +324,7 @@ def test_the_longest_answers_fit_block_kit(build: Any) -> None:
 
 
 def test_the_help_message_fits_block_kit() -> None:
-    validate_message(help_message("`x` is not a /tls command."))
+    validate_message(help_message(SUBCOMMANDS, "`x` is not a /tls command."))
 
 
 def test_a_page_shows_at_most_25_rows_with_their_buttons() -> None:

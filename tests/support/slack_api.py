@@ -12,6 +12,14 @@ installation in ``team`` / ``enterprise_id`` / ``org_wide`` (a workspace install
 
 Like Slack, a Web API call without a token answers ``not_authed`` and one with a
 token in ``invalid_tokens`` (revoked, or never issued) answers ``invalid_auth``.
+
+Workflow steps: ``run_function(...)`` registers a step's execution (its id, the
+step's own token, the outputs its manifest declares required) and gives the
+``function_executed`` event Slack would send. ``functions.completeSuccess`` then
+checks what Slack checks: a known execution, completed once, with that execution's
+token, and outputs that are a JSON object holding every required output;
+``functions.completeError`` wants a known execution, its token and an error text.
+``chat.getPermalink`` answers a link for a channel and ``message_ts``.
 """
 
 from __future__ import annotations
@@ -33,6 +41,15 @@ TEAM = "T0000001"
 
 
 @dataclass
+class FunctionRun:
+    """One execution of a workflow step, as Slack tracks it until it completes."""
+
+    token: str
+    required: tuple[str, ...]
+    outcome: str | None = None  # "success" / "error" once completed
+
+
+@dataclass
 class Call:
     method: str
     body: dict[str, Any]
@@ -51,6 +68,7 @@ class SlackApi:
         self.files: list[dict[str, Any]] = []  # completed: {"id", "title", "channel", …, "data"}
         self._upload_lengths: dict[str, int] = {}
         self.invalid_tokens: set[str] = set()
+        self.function_runs: dict[str, FunctionRun] = {}
         self.sockets: list[web.WebSocketResponse] = []  # Socket Mode connections
         self._failures: dict[str, int] = {}
         self.broken: dict[str, str] = {}  # method -> Slack error answered until mended
@@ -105,6 +123,23 @@ class SlackApi:
             }
         )
         return envelope_id
+
+    def run_function(
+        self, callback_id: str, inputs: dict[str, Any], required: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """Start a workflow step: the ``function_executed`` event Slack sends for it."""
+        n = next(self._ids)
+        execution, token = f"Fx{n:010d}", f"xwfp-step-{n}"
+        self.function_runs[execution] = FunctionRun(token, required)
+        return {
+            "type": "function_executed",
+            "function": {"id": f"Fn{n:08d}", "callback_id": callback_id, "type": "app"},
+            "inputs": inputs,
+            "function_execution_id": execution,
+            "workflow_execution_id": f"Wx{n:010d}",
+            "event_ts": f"{time.time():.6f}",
+            "bot_access_token": token,
+        }
 
     def response_url(self, key: str = "cmd") -> str:
         return f"{self.base_url}respond/{key}-{next(self._ids)}"
@@ -191,6 +226,8 @@ class SlackApi:
             return web.json_response({"ok": False, "error": "not_authed"})
         if token in self.invalid_tokens:
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        if method.startswith("functions.complete"):
+            return web.json_response(self._complete_function(method, body, token))
         return web.json_response(self._answer(method, body))
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
@@ -238,6 +275,30 @@ class SlackApi:
             self.files.append(entry)
             done.append({"id": file_id, "title": f.get("title")})
         return {"ok": True, "files": done}
+
+    def _complete_function(self, method: str, body: dict[str, Any], token: str) -> dict[str, Any]:
+        run = self.function_runs.get(str(body.get("function_execution_id") or ""))
+        if run is None:
+            return {"ok": False, "error": "function_execution_not_found"}
+        if token != run.token:
+            return {"ok": False, "error": "invalid_auth"}  # only the step's own token
+        if run.outcome is not None:
+            return {"ok": False, "error": "function_execution_already_completed"}
+        if method == "functions.completeError":
+            if not str(body.get("error") or "").strip():
+                return {"ok": False, "error": "invalid_arguments"}
+            run.outcome = "error"
+            return {"ok": True}
+        if method != "functions.completeSuccess":
+            return {"ok": False, "error": "unknown_method"}
+        try:
+            outputs = json.loads(str(body.get("outputs")))
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(outputs, dict) or any(k not in outputs for k in run.required):
+            return {"ok": False, "error": "invalid_outputs"}
+        run.outcome = "success"
+        return {"ok": True}
 
     def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         n = next(self._ids)
@@ -297,6 +358,14 @@ class SlackApi:
             }
         if method == "chat.update":
             return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
+        if method == "chat.getPermalink":
+            channel, message_ts = body.get("channel"), str(body.get("message_ts") or "")
+            if not channel or not message_ts:
+                return {"ok": False, "error": "invalid_arguments"}
+            link = (
+                f"https://tlsbot-test.slack.com/archives/{channel}/p{message_ts.replace('.', '')}"
+            )
+            return {"ok": True, "channel": channel, "permalink": link}
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": ts}
         if method == "conversations.open":

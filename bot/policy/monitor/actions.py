@@ -83,6 +83,11 @@ _KIND = {
 }
 
 
+def action_of(kind: str) -> ActionId | None:
+    """The button behind a change request of ``kind`` (None: not one an alert opens)."""
+    return next((action for action, k in _KIND.items() if k.value == kind), None)
+
+
 @dataclass(frozen=True, slots=True)
 class Recheck:
     result: TargetResult

@@ -9,13 +9,26 @@ from bot.slack.listeners import (
     batch,
     commands,
     domains,
+    evidence,
     gateways,
     home,
     monitor,
     routes,
+    workflow,
 )
 
 
 def register(app: AsyncApp) -> None:
-    for module in (commands, routes, batch, domains, approvals, home, monitor, gateways):
+    for module in (
+        commands,
+        routes,
+        batch,
+        domains,
+        approvals,
+        home,
+        monitor,
+        gateways,
+        evidence,
+        workflow,
+    ):
         module.register(app)

@@ -1,249 +1,250 @@
-"""``/tls`` and its subcommands: parse, ack, then do the slow part after the ack."""
+"""``/tls`` and its subcommands: one table (:data:`SUBCOMMANDS`), each row's handler
+acks at once and does the slow part after the ack."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_bolt.async_app import AsyncApp
 from sqlmodel import Session
 
+from bot.policy.errors import PolicyError
 from bot.policy.evidence.traffic import traffic_for
-from bot.policy.monitor.history import domain_status
+from bot.policy.models import ChangeRequest
+from bot.policy.monitor.history import Listing, domain_status
 from bot.policy.queries import find_policy
-from bot.policy.requests import Rules, propose_remove_domains
+from bot.policy.requests import propose_remove_domains
+from bot.policy.validations import latest_checked, record_validation
 from bot.probe.model import TargetResult
 from bot.probe.names import InvalidName, normalise_domain, parse_email
-from bot.slack.approval import post_request
-from bot.slack.command_text import Parsed, parse
+from bot.slack.command_text import COMMAND, Subcommand, parse
 from bot.slack.flow import open_draft, show
-from bot.slack.ids import Command, Sub
+from bot.slack.ids import Action
+from bot.slack.listeners.act import Act, listener, propose
 from bot.slack.listeners.routes import open_flow
-from bot.slack.listeners.util import guarded, later, trigger_of
-from bot.slack.middleware import services_of
+from bot.slack.listeners.util import number, trigger_of
 from bot.slack.pages import (
     audit_lines,
-    home_data,
-    latest_validation,
-    reason_of,
+    domain_changes,
+    policy_row,
     routes_page,
-    verdict,
+    status_page,
+    status_target,
 )
-from bot.slack.replies import actor_of, tell
-from bot.slack.services import Services
 from bot.slack.views.domains import domains_add_view, working_view
 from bot.slack.views.help import help_message
 from bot.slack.views.kit import mrkdwn
 from bot.slack.views.meta import Meta
-from bot.slack.views.model import DomainRow, RowState
 from bot.slack.views.reports import (
     audit_message,
     domain_status_message,
     policy_delete_view,
     routes_message,
-    status_message,
+    status_list_message,
 )
 from bot.slack.views.results import check_message
-
-
-class Request:
-    """One slash command as the handlers see it."""
-
-    def __init__(
-        self,
-        ack: AsyncAck,
-        body: dict[str, Any],
-        client: AsyncWebClient,
-        services: Services,
-        parsed: Parsed,
-    ) -> None:
-        self.ack = ack
-        self.body = body
-        self.client = client
-        self.services = services
-        self.parsed = parsed
-
-    @property
-    def user(self) -> str:
-        return str(self.body.get("user_id", ""))
-
-    def later(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        later(self.services, self.client, self.body, coro, name)
-
-
-Handler = Callable[[Request], Awaitable[None]]
-
-
-async def on_help(req: Request) -> None:
-    await req.ack(**help_message(req.parsed.problem))
-
-
-async def on_check(req: Request) -> None:
-    target = req.parsed.args[0]
-    try:
-        if "@" in target:
-            address, _ = parse_email(target)
-            probe: Awaitable[TargetResult] = req.services.prober.probe_email(address)
-        else:
-            probe = req.services.prober.probe_domain(normalise_domain(target))
-    except InvalidName as exc:
-        await req.ack(text=mrkdwn(":no_entry: {}", exc))
-        return
-    await req.ack(text=mrkdwn(":hourglass_flowing_sand: Checking {}…", target))
-
-    async def answer() -> None:
-        result = await probe
-        await tell(req.client, req.body, **check_message(result), replace=True)
-
-    req.later(answer(), name=f"check {target}")
-
-
-async def on_setup(req: Request) -> None:
-    await req.ack()
-    await open_flow(req.services, req.client, req.body)
-
-
-async def on_add(req: Request) -> None:
-    await req.ack()
-    services, client, body, actor = req.services, req.client, req.body, actor_of(req.body)
-    opened = await client.views_open(trigger_id=trigger_of(body), view=working_view())
-    view_id = str(opened["view"]["id"])
-    text = "\n".join(req.parsed.args)
-
-    def prepare(session: Session) -> dict[str, Any]:
-        draft = open_draft(session, actor, services.clock())
-        assert draft.id is not None
-        return domains_add_view(Meta(draft=draft.id, version=draft.version), initial=text)
-
-    async def fill() -> None:
-        await show(client, view_id, await services.store.run(prepare))
-
-    req.later(fill(), "add")
-
-
-async def on_remove(req: Request) -> None:
-    domains = list(req.parsed.args)
-    await req.ack(
-        text=mrkdwn(":hourglass_flowing_sand: Asking to remove {} TLS policies…", len(domains))
-    )
-    services, actor = req.services, actor_of(req.body)
-    rules = Rules.from_settings(services.settings)
-
-    def propose(session: Session) -> int:
-        request = propose_remove_domains(
-            session=session, requester=actor, domains=domains, rules=rules, now=services.clock()
-        )
-        assert request.id is not None
-        return request.id
-
-    async def work() -> None:
-        request_id = await services.store.run(propose)
-        await post_request(services, req.client, request_id)
-        await tell(
-            req.client,
-            req.body,
-            mrkdwn(
-                "Change request #{} to remove {} awaits approval.", request_id, ", ".join(domains)
-            ),
-            replace=True,
-        )
-
-    req.later(work(), "remove")
-
-
-async def _answer(req: Request, build: Callable[[Session], dict[str, Any]]) -> None:
-    """Ack at once, then answer privately with what ``build`` loads."""
-    await req.ack()
-
-    async def work() -> None:
-        message = await req.services.store.run(build)
-        await tell(req.client, req.body, message["text"], message["blocks"])
-
-    req.later(work(), str(req.parsed.sub))
-
 
 TRAFFIC_DAYS = 7  # real mail shown with /tls status DOMAIN
 
 
-async def on_status(req: Request) -> None:
-    if not req.parsed.args:
-        gateways = req.services.settings.gateways
-        await _answer(req, lambda s: status_message(home_data(s, gateways)))
-        return
-    try:
-        domain = normalise_domain(req.parsed.args[0])
-    except InvalidName as exc:
-        await req.ack(text=mrkdwn(":no_entry: {}", exc))
-        return
+async def on_help(act: Act) -> None:
+    await act.ack(**help_message(SUBCOMMANDS, act.problem))
 
-    relaxed_days = req.services.settings.relaxed_days
+
+async def on_check(act: Act) -> None:
+    target = act.args[0]
+    try:
+        address = parse_email(target)[0] if "@" in target else None
+        domain = None if address else normalise_domain(target)
+    except InvalidName as exc:
+        await act.ack(text=mrkdwn(":no_entry: {}", exc))
+        return
+    await act.ack(text=mrkdwn(":hourglass_flowing_sand: Checking {}…", target))
+
+    async def answer() -> None:
+        prober = act.services.prober
+        result = await (
+            prober.probe_email(address) if address else prober.probe_domain(domain or "")
+        )
+        found = await act.run(lambda s: _record(s, act, result))
+        message = check_message(result, validation_id=found, checked_at=act.now())
+        await act.tell(message["text"], message["blocks"], replace=True)
+
+    act.later(answer(), f"check {target}")
+
+
+def _record(session: Session, act: Act, result: TargetResult) -> int | None:
+    """The check as evidence: what More shows again, and /tls status DOMAIN's last check."""
+    return record_validation(session=session, result=result, actor=act.actor, now=act.now()).id
+
+
+async def on_setup(act: Act) -> None:
+    await act.ack()
+    await open_flow(act.services, act.client, act.body)
+
+
+async def on_add(act: Act) -> None:
+    await act.ack()
+    opened = await act.client.views_open(trigger_id=trigger_of(act.body), view=working_view())
+    view_id, text = str(opened["view"]["id"]), "\n".join(act.args)
+
+    def prepare(session: Session) -> dict[str, Any]:
+        draft = open_draft(session, act.actor, act.now())
+        assert draft.id is not None
+        return domains_add_view(Meta(draft=draft.id, version=draft.version), initial=text)
+
+    async def fill() -> None:
+        await show(act.client, view_id, await act.run(prepare))
+
+    act.later(fill(), "add")
+
+
+async def on_remove(act: Act) -> None:
+    domains = list(act.args)
+    wait = mrkdwn(":hourglass_flowing_sand: Asking to remove {} TLS policies…", len(domains))
+    await act.ack(text=wait)
+
+    def make(session: Session, act: Act) -> ChangeRequest:
+        return propose_remove_domains(
+            session=session, requester=act.actor, domains=domains, rules=act.rules, now=act.now()
+        )
+
+    def say(request_id: int) -> Any:
+        return mrkdwn(
+            "Change request #{} to remove {} awaits approval.", request_id, ", ".join(domains)
+        )
+
+    act.later(propose(act, make, say=say, replace=True), "remove")
+
+
+async def _answer(act: Act, build: Any, *, replace: bool = False) -> None:
+    """Ack at once, then answer privately with what ``build(session)`` loads."""
+    await act.ack()
+
+    async def work() -> None:
+        message = await act.run(build)
+        await act.tell(message["text"], message["blocks"], replace=replace)
+
+    act.later(work(), "answer")
+
+
+async def on_status(act: Act) -> None:
+    text = act.args[0] if act.args else ""
 
     def build(session: Session) -> dict[str, Any]:
-        now = req.services.clock()
-        history = domain_status(session=session, domain=domain, now=now, relaxed_days=relaxed_days)
-        traffic = traffic_for(session=session, domain=domain, now=now, days=TRAFFIC_DAYS)
-        policy = find_policy(session=session, domain=domain)
-        if policy is None:
-            return domain_status_message(None, domain, history, traffic)
-        latest = latest_validation(session, domain)
-        validation_id = latest.id if latest is not None else policy.validation_id
-        reason, detail, warning = reason_of(session, validation_id)
-        row = DomainRow(
-            key=f"p{policy.id}",
-            domain=domain,
-            state=RowState.POLICY,
-            verdict=verdict(latest.verdict if latest is not None else policy.level),
-            level=policy.level,
-            reason=reason,
-            detail=detail,
-            warning=warning,
-        )
-        return domain_status_message(row, domain, history, traffic)
+        target = status_target(session, text) if text else Listing()
+        if isinstance(target, Listing):
+            return _status_list(session, act, target, 0)
+        return _domain_status(session, act, target)
 
-    await _answer(req, build)
+    await _answer(act, build)
 
 
-async def on_routes(req: Request) -> None:
-    await _answer(req, lambda s: routes_message(routes_page(s).routes))
+def _status_list(session: Session, act: Act, listing: Listing, offset: int) -> dict[str, Any]:
+    gateways, now = act.services.settings.gateways, act.now()
+    page = status_page(session, listing, offset=offset, gateways=gateways, now=now)
+    return status_list_message(page)
 
 
-async def on_audit(req: Request) -> None:
-    domain = None
-    if req.parsed.args:
-        try:
-            domain = normalise_domain(req.parsed.args[0])
-        except InvalidName as exc:
-            await req.ack(text=mrkdwn(":no_entry: {}", exc))
-            return
-    await _answer(req, lambda s: audit_message(audit_lines(s, domain), domain))
+def _domain_status(session: Session, act: Act, domain: str) -> dict[str, Any]:
+    now, relaxed_days = act.now(), act.services.settings.relaxed_days
+    history = domain_status(session=session, domain=domain, now=now, relaxed_days=relaxed_days)
+    traffic = traffic_for(session=session, domain=domain, now=now, days=TRAFFIC_DAYS)
+    changes = domain_changes(session, domain)
+    policy = find_policy(session=session, domain=domain)
+    row = policy_row(policy, latest_checked(session, domain)) if policy is not None else None
+    return domain_status_message(row, domain, history, traffic, changes)
 
 
-async def on_policy_delete(req: Request) -> None:
-    await req.ack()
-    await req.client.views_open(trigger_id=trigger_of(req.body), view=policy_delete_view())
+async def on_status_page(act: Act) -> None:
+    """Next / Previous under a /tls status list: the same list, another page, in place."""
+    offset_text, _, encoded = act.value.partition(" ")
+    offset = number(offset_text)
+    try:
+        listing = Listing.parse(encoded)
+    except PolicyError:
+        offset = None
+    if offset is None:
+        await act.ack()
+        await act.tell(mrkdwn(":no_entry: This button is out of date; type `/tls status` again."))
+        return
+    await _answer(act, lambda s: _status_list(s, act, listing, offset or 0), replace=True)
 
 
-HANDLERS: dict[Sub, Handler] = {
-    Sub.HELP: on_help,
-    Sub.CHECK: on_check,
-    Sub.SETUP: on_setup,
-    Sub.ADD: on_add,
-    Sub.REMOVE: on_remove,
-    Sub.STATUS: on_status,
-    Sub.ROUTES: on_routes,
-    Sub.AUDIT: on_audit,
-    Sub.POLICY_DELETE: on_policy_delete,
-}
+async def on_routes(act: Act) -> None:
+    await _answer(act, lambda s: routes_message(routes_page(s).routes))
 
 
-async def on_tls(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
-) -> None:
-    parsed = parse(str(body.get("text") or ""))
-    handler = HANDLERS.get(parsed.sub, on_help)
-    await handler(Request(ack, body, client, services_of(context), parsed))
+async def on_audit(act: Act) -> None:
+    try:
+        domain = normalise_domain(act.args[0]) if act.args else None
+    except InvalidName as exc:
+        await act.ack(text=mrkdwn(":no_entry: {}", exc))
+        return
+    await _answer(act, lambda s: audit_message(audit_lines(s, domain), domain))
+
+
+async def on_policy_delete(act: Act) -> None:
+    await act.ack()
+    await act.client.views_open(trigger_id=trigger_of(act.body), view=policy_delete_view())
+
+
+HELP = Subcommand("help", "", "this text", on_help, 0, None)
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    Subcommand(
+        "setup",
+        "",
+        "the whole flow: inbound routes, external domains, validation, Finish",
+        on_setup,
+    ),
+    Subcommand(
+        "add",
+        "[DOMAIN…]",
+        "add external domains (opens the form; up to 50 per batch)",
+        on_add,
+        0,
+        None,
+    ),
+    Subcommand(
+        "remove", "DOMAIN…", "ask to remove the TLS policy of these domains", on_remove, 1, None
+    ),
+    Subcommand(
+        "check",
+        "DOMAIN|EMAIL",
+        "test a domain's mail servers now; only you see the answer",
+        on_check,
+        1,
+        1,
+    ),
+    Subcommand(
+        "status",
+        "[FILTER|DOMAIN]",
+        "every policy (filters: strict, relaxed, observe, at-risk, a domain prefix), "
+        "or one domain's evidence and history",
+        on_status,
+        0,
+        1,
+    ),
+    Subcommand("routes", "", "the inbound routes and their last result", on_routes),
+    Subcommand(
+        "audit", "[DOMAIN]", "recent changes: who asked, who approved, when", on_audit, 0, 1
+    ),
+    Subcommand(
+        "policy delete",
+        "",
+        "ask to delete the whole TLS policy (Secure Delivery and Receipt)",
+        on_policy_delete,
+    ),
+    HELP,
+)
+
+
+async def on_tls(act: Act) -> None:
+    parsed = parse(str(act.body.get("text") or ""), SUBCOMMANDS, HELP)
+    act.args, act.problem = parsed.args, parsed.problem
+    await parsed.sub.handler(act)
 
 
 def register(app: AsyncApp) -> None:
-    app.command(Command.TLS.value)(guarded(on_tls))
+    app.command(COMMAND)(listener(on_tls))
+    app.action(Action.STATUS_PAGE.value)(listener(on_status_page))

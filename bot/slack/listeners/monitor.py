@@ -10,57 +10,50 @@ request and keeps only *Re-check now*. Errors reach the user through the one err
 
 from __future__ import annotations
 
-from typing import Any
-
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_bolt.async_app import AsyncApp
 
 from bot.policy.monitor.actions import perform
 from bot.policy.monitor.alerts import ActionId
-from bot.slack.approval import post_request
-from bot.slack.listeners.util import action_value, guarded, later, message_location
-from bot.slack.middleware import services_of
+from bot.slack.listeners.act import Act, announce, listener
+from bot.slack.listeners.util import message_location
 from bot.slack.monitor.opened import show_request_opened
 from bot.slack.monitor.sink import alert_sink
-from bot.slack.replies import actor_of, tell
 from bot.slack.views.kit import escape
 
 
-async def on_alert_button(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
-) -> None:
-    await ack()
-    services = services_of(context)
-    actions = body.get("actions") or [{}]
-    action = str(actions[0].get("action_id") or "")
-    value = action_value(body)
+async def on_alert_button(act: Act) -> None:
+    await act.ack()
+    action, value = act.action_id, act.value
+    act.later(_perform(act, action, value), f"{action} {value}")
 
-    async def work() -> None:
-        done = await perform(
-            engine=services.store.engine,
-            prober=services.prober,
-            sink=alert_sink(client, services.settings, quiet=True),
-            settings=services.settings,
-            action=action,
-            value=value,
-            user=actor_of(body),
-            clock=services.clock,
+
+async def _perform(act: Act, action: str, value: str) -> None:
+    """Do what the button says; a request it opens is posted and shown on the alert."""
+    services = act.services
+    done = await perform(
+        engine=services.store.engine,
+        prober=services.prober,
+        sink=alert_sink(act.client, services.settings, quiet=True),
+        settings=services.settings,
+        action=action,
+        value=value,
+        user=act.actor,
+        clock=services.clock,
+    )
+    if done.request_id is not None:
+        await announce(act, done.request_id)
+        where = message_location(act.body)
+        await show_request_opened(
+            services,
+            act.client,
+            act.body,
+            where=where,
+            action=ActionId(action),
+            request_id=done.request_id,
         )
-        if done.request_id is not None:
-            await post_request(services, client, done.request_id)
-            await show_request_opened(
-                services,
-                client,
-                body,
-                where=message_location(body),
-                action=ActionId(action),
-                request_id=done.request_id,
-            )
-        await tell(client, body, escape(done.text))
-
-    later(services, client, body, work(), f"{action} {value}")
+    await act.tell(escape(done.text))
 
 
 def register(app: AsyncApp) -> None:
     for action in ActionId:
-        app.action(action.value)(guarded(on_alert_button))
+        app.action(action.value)(listener(on_alert_button))

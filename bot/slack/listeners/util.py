@@ -151,11 +151,6 @@ def field_value(view: Mapping[str, Any], block_id: str, action_id: str) -> str:
     return str(entry.get("value") or "")
 
 
-def meta_of(body: Mapping[str, Any]) -> Meta:
-    """The ids and version the clicked view carries."""
-    return Meta.decode((body.get("view") or {}).get("private_metadata"))
-
-
 def draft_of(meta: Meta) -> int:
     if meta.draft is None:
         raise errors.UserError("This view is out of date; start again with /tls setup.")

@@ -3,7 +3,10 @@
 Buttons carry the action ids of :class:`~bot.policy.monitor.alerts.ActionId`
 (``monitor_recheck``, ``monitor_relax``, ``monitor_suspend``, ``monitor_upgrade``,
 ``monitor_enforce``) and, as value, the policy id (a route's is ``route:<id>``;
-see :func:`bot.policy.monitor.values.action_value`).
+see :func:`bot.policy.monitor.values.action_value`). An alert raised from a probe
+(its ``evidence`` is the stored result) also has *More*, which shows that evidence
+(:func:`bot.slack.views.results.evidence_lines`), and then *Less*, which gives back
+exactly the message as it was; their value is the alert's id.
 """
 
 from __future__ import annotations
@@ -13,47 +16,70 @@ from typing import Any
 
 from bot.policy.monitor.alerts import ActionId, Alert, Severity
 from bot.policy.monitor.values import action_value
+from bot.probe.model import TargetResult
+from bot.slack.ids import Action
+from bot.slack.views.kit import (
+    BlockDict,
+    Mrkdwn,
+    actions,
+    button,
+    chunk_lines,
+    context,
+    join,
+    mention,
+    mrkdwn,
+    section,
+)
+from bot.slack.views.results import evidence_lines
 
 _ICON = {Severity.CRITICAL: ":red_circle:", Severity.WARNING: ":warning:", Severity.INFO: ":bulb:"}
-_MAX_TEXT = 2900  # a section's text may hold 3,000 characters
 _BLOCK_PREFIX = "monitor_alert:"  # + the alert id: the block holding an alert's buttons
 _STYLE = {ActionId.SUSPEND: "danger", ActionId.UPGRADE: "primary", ActionId.ENFORCE: "primary"}
+EVIDENCE_SECTIONS = 6  # of the 50 blocks a message holds
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
+def evidence_of(alert: Alert) -> TargetResult | None:
+    """The probe result the alert was raised from, typed; None for alerts from real mail."""
+    try:
+        return TargetResult.from_dict(alert.evidence) if alert.evidence else None
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
-def alert_message(alert: Alert, *, note: str | None = None) -> dict[str, Any]:
+def alert_message(
+    alert: Alert, *, note: Mrkdwn | None = None, expanded: bool = False
+) -> dict[str, Any]:
     """``text`` (the notification) and ``blocks`` of a raised alert; ``note`` follows details."""
     icon = _ICON[alert.severity]
-    blocks = [
-        _section(f"{icon} *{alert.subject_name}*: {alert.summary}"),
-        _section(f"*What happens to mail:* {alert.mail_impact}"),
+    blocks: list[BlockDict] = [
+        section(mrkdwn("{} *{}*: {}", icon, alert.subject_name, alert.summary)),
+        section(mrkdwn("*What happens to mail:* {}", alert.mail_impact)),
     ]
     if alert.details:
-        blocks.append(_section("\n".join(f"• {d}" for d in alert.details[:20])))
+        blocks.append(section(join("\n", (f"• {d}" for d in alert.details[:20]))))
     if note:
-        blocks.append(_section(note))
-    context = alert.condition.value
+        blocks.append(section(note))
+    found = evidence_of(alert)
+    if expanded and found is not None:
+        lines = evidence_lines(found, alert.raised_at)
+        blocks += [section(t) for t in chunk_lines(lines)[:EVIDENCE_SECTIONS]]
+    about = mrkdwn("{}", alert.condition.value)
     if alert.raised_at:
-        context += f" · raised {alert.raised_at:%Y-%m-%d %H:%M} UTC"
+        about = mrkdwn("{} · raised {} UTC", about, f"{alert.raised_at:%Y-%m-%d %H:%M}")
     if alert.change_request_id:
-        context += f" · change request #{alert.change_request_id} awaits approval"
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-    if alert.actions:
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"{_BLOCK_PREFIX}{alert.id}",
-                "elements": [_button(alert, a) for a in alert.actions],
-            }
-        )
-    return {"text": f"{alert.subject_name}: {alert.summary}", "blocks": blocks}
+        about = mrkdwn("{} · change request #{} awaits approval", about, alert.change_request_id)
+    blocks.append(context(about))
+    elements = [_button(alert, a) for a in alert.actions]
+    if found is not None:
+        more = ("Less", Action.ALERT_LESS) if expanded else ("More", Action.ALERT_MORE)
+        elements.append(button(more[0], more[1], alert.id))
+    if elements:
+        blocks.append(actions(*elements, block_id=f"{_BLOCK_PREFIX}{alert.id}"))
+    return {"text": mrkdwn("{}: {}", alert.subject_name, alert.summary), "blocks": blocks}
 
 
 def request_opened_message(
-    alert: Alert, *, action: ActionId, request_id: int, user_id: str
+    alert: Alert, *, action: ActionId, request_id: int, user_id: str, expanded: bool = False
 ) -> dict[str, Any]:
     """The alert once ``user_id`` opened change request ``request_id`` from its ``action`` button.
 
@@ -65,11 +91,14 @@ def request_opened_message(
         change_request_id=str(request_id),
         actions=tuple(a for a in alert.actions if a is ActionId.RECHECK),
     )
-    note = (
-        f":inbox_tray: <@{user_id}> opened change request #{request_id} "
-        f"(*{action.label}*); it awaits approval in the approval channel."
+    note = mrkdwn(
+        ":inbox_tray: {} opened change request #{} (*{}*); it awaits approval in the "
+        "approval channel.",
+        mention(user_id),
+        request_id,
+        action.label,
     )
-    return alert_message(shown, note=note)
+    return alert_message(shown, note=note, expanded=expanded)
 
 
 def alert_id_of(block_id: str) -> str | None:
@@ -81,24 +110,11 @@ def alert_id_of(block_id: str) -> str | None:
 
 def recovery_message(alert: Alert) -> dict[str, Any]:
     """The follow-up when the condition no longer holds (posted in the alert's thread)."""
-    text = f":white_check_mark: *{alert.subject_name}*: {alert.resolution or 'recovered'}"
-    return {
-        "text": f"{alert.subject_name}: {alert.resolution or 'recovered'}",
-        "blocks": [_section(text)],
-    }
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
+    resolution = alert.resolution or "recovered"
+    text = mrkdwn(":white_check_mark: *{}*: {}", alert.subject_name, resolution)
+    return {"text": mrkdwn("{}: {}", alert.subject_name, resolution), "blocks": [section(text)]}
 
 
 def _button(alert: Alert, action: ActionId) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "action_id": action.value,
-        "text": {"type": "plain_text", "text": action.label},
-        "value": action_value(alert.subject, alert.subject_id),
-    }
-    if action in _STYLE:
-        button["style"] = _STYLE[action]
-    return button
+    value = action_value(alert.subject, alert.subject_id)
+    return button(action.label, action.value, value, style=_STYLE.get(action))

@@ -15,10 +15,14 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import Session
 
+from bot.policy.errors import NotFound
+from bot.policy.models import ChangeRequest
+from bot.policy.monitor.actions import action_of
 from bot.policy.monitor.alerts import ActionId, Alert
 from bot.policy.monitor.models import MonitorAlert
 from bot.policy.monitor.store import alert_of, set_change_request
-from bot.slack.monitor.blocks import alert_id_of, request_opened_message
+from bot.policy.types import SYSTEM
+from bot.slack.monitor.blocks import alert_id_of, alert_message, request_opened_message
 from bot.slack.services import Services
 
 
@@ -62,3 +66,28 @@ async def show_request_opened(
     message = request_opened_message(alert, action=action, request_id=request_id, user_id=user_id)
     await client.chat_update(channel=channel, ts=ts, **message)
     return True
+
+
+def alert_view(session: Session, alert_id: str, *, expanded: bool) -> dict[str, Any]:
+    """The stored alert's message as it stands (a request opened from it included),
+    collapsed or with its evidence: what *More* and *Less* draw."""
+    row = session.get(MonitorAlert, alert_id)
+    if row is None:
+        raise NotFound("That alert is no longer stored.")
+    alert = alert_of(row)
+    request = (
+        session.get(ChangeRequest, int(alert.change_request_id))
+        if alert.change_request_id and alert.change_request_id.isdigit()
+        else None
+    )
+    action = action_of(request.kind) if request is not None else None
+    if request is None or action is None or request.requester_id == SYSTEM.id:
+        return alert_message(alert, expanded=expanded)
+    assert request.id is not None
+    return request_opened_message(
+        alert,
+        action=action,
+        request_id=request.id,
+        user_id=request.requester_id,
+        expanded=expanded,
+    )

@@ -23,17 +23,12 @@ from bot.slack.views.kit import (
     mrkdwn,
     section,
     text_input,
+    when,
 )
 from bot.slack.views.meta import Meta
 from bot.slack.views.model import RequestCard
 
 _STATE_MARK = {"approved": TICK, "rejected": CROSS, "expired": WARN, "superseded": WARN}
-
-
-def when(card_time: Any) -> Mrkdwn:
-    stamp = int(card_time.timestamp())
-    fallback = card_time.strftime("%Y-%m-%d %H:%M UTC")
-    return Mrkdwn(f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{fallback}>")
 
 
 def request_message(card: RequestCard) -> dict[str, Any]:

@@ -10,8 +10,8 @@ from bot.slack.views.kit import (
     CROSS,
     HOURGLASS,
     TICK,
-    WARN,
     BlockDict,
+    Mrkdwn,
     actions,
     button,
     chunk_lines,
@@ -26,7 +26,7 @@ from bot.slack.views.kit import (
 )
 from bot.slack.views.meta import Meta
 from bot.slack.views.model import BatchReview, DomainRow, DomainsPage, RowState, Summary
-from bot.slack.views.results import SUPPORTS_TLS, mark, short
+from bot.slack.views.results import SUPPORTS_TLS, collapsed_line, evidence_lines, mark, short
 
 TITLE = "TLS policies"
 PAGE_SIZE = 25  # two blocks a row: 50 of the 100 a view holds
@@ -35,6 +35,7 @@ REVIEW_ROWS = 50  # one block per problem line at most
 
 
 def row_blocks(row: DomainRow, expanded: bool) -> list[BlockDict]:
+    """A row: domain, status and one line (collapsed), or its whole evidence (expanded)."""
     if row.validating:
         status = f"{HOURGLASS} Validating…"
     elif row.verdict is None:
@@ -47,27 +48,21 @@ def row_blocks(row: DomainRow, expanded: bool) -> list[BlockDict]:
         status += f" · policy: {row.level or 'strict'}"
     elif row.state is RowState.PENDING:
         status += " · awaiting approval"
-    detail = ""
-    more: dict[str, Any] | None = None
-    failed = row.verdict is not None and not row.verdict.ok
-    # A failure shows its first reason; a pass with warnings (bot.probe.findings) its first one.
-    first = row.reason if failed else (f"{WARN} {row.warning}" if row.warning else None)
-    if first and row.verdict is not None:
-        full = row.detail or first
-        text, clipped = short(first if not failed else full)
-        if expanded:
-            detail = "\n" + full
-            more = button("Less", Action.DOMAIN_LESS, row.key)
-        else:
-            detail = "\n" + text
-            if clipped or row.detail:
-                more = button("More", Action.DOMAIN_MORE, row.key)
-    blocks: list[BlockDict] = [section(mrkdwn("*{}*\n{}{}", row.domain, status, detail))]
+    found = row.evidence if not row.validating and row.verdict is not None else None
+    text = mrkdwn("*{}*\n{}", row.domain, Mrkdwn(status))
+    line = collapsed_line(found.result) if found is not None else None
+    if line and not expanded:
+        text = mrkdwn("{}\n{}", text, short(line)[0])
+    blocks: list[BlockDict] = [section(text)]
+    if expanded and found is not None:
+        evidence = chunk_lines(evidence_lines(found.result, found.at))
+        blocks.append(section(evidence[0] if evidence else mrkdwn("_No evidence._")))
     if row.state is RowState.PENDING:
         return blocks
     buttons = [button("Validate", Action.DOMAIN_VALIDATE, row.key)]
-    if more is not None:
-        buttons.append(more)
+    if found is not None:
+        more = ("Less", Action.DOMAIN_LESS) if expanded else ("More", Action.DOMAIN_MORE)
+        buttons.append(button(more[0], more[1], row.key))
     buttons.append(button("Remove", Action.DOMAIN_REMOVE, row.key, style="danger"))
     blocks.append(actions(*buttons))
     return blocks

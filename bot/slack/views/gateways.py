@@ -9,7 +9,6 @@ from typing import Any
 
 from bot.export.handover import Change, GatewayLine, Standing
 from bot.slack.ids import Action
-from bot.slack.views.approval import when
 from bot.slack.views.kit import (
     MESSAGE_BLOCKS,
     Mrkdwn,
@@ -20,6 +19,7 @@ from bot.slack.views.kit import (
     mention,
     mrkdwn,
     section,
+    when,
 )
 
 MAX_LISTED = 40  # domains listed per list in a diff; the file has them all

@@ -9,7 +9,6 @@ from bot.policy.evidence.traffic import Traffic
 from bot.policy.monitor.alerts import Severity, SubjectKind
 from bot.policy.monitor.history import RiskRow
 from bot.slack.ids import Action, View
-from bot.slack.views.approval import when
 from bot.slack.views.gateways import state_line
 from bot.slack.views.kit import (
     CROSS,
@@ -24,6 +23,7 @@ from bot.slack.views.kit import (
     mention,
     mrkdwn,
     section,
+    when,
 )
 from bot.slack.views.model import HomeData
 from bot.slack.views.results import mark

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any, LiteralString
 
 BlockDict = dict[str, Any]
@@ -87,6 +88,13 @@ def mention(user_id: str) -> Mrkdwn:
 
 def join(separator: LiteralString, parts: Iterable[object]) -> Mrkdwn:
     return Mrkdwn(separator.join(escape(p) for p in parts))
+
+
+def when(at: datetime) -> Mrkdwn:
+    """A time each reader sees in their own time zone, with a UTC fallback."""
+    stamp = int(at.timestamp())
+    fallback = at.strftime("%Y-%m-%d %H:%M UTC")
+    return Mrkdwn(f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{fallback}>")
 
 
 def header(text: str) -> BlockDict:

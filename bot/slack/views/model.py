@@ -6,9 +6,10 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.export.handover import GatewayLine
+from bot.export.handover import GatewayLine, PolicyGateway
 from bot.policy.evidence.traffic import Traffic
-from bot.policy.monitor.history import RiskRow
+from bot.policy.monitor.history import Listing, PolicyLine, RiskRow
+from bot.policy.validations import Checked
 from bot.probe.model import Verdict
 
 
@@ -49,10 +50,8 @@ class DomainRow:
     state: RowState
     verdict: Verdict | None = None
     level: str | None = None  # strict / relaxed for a policy
-    reason: str | None = None
-    detail: str | None = None  # the full error text behind More
+    evidence: Checked | None = None  # the validation behind the row: its line, and More
     validating: bool = False
-    warning: str | None = None  # the first warning of the validation (bot.probe.findings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,3 +140,19 @@ class HomeData:
     watched: tuple[RiskRow, ...] = ()  # monitored policies and routes, at risk first
     traffic: tuple[Traffic, ...] = ()  # real mail of the last days, deferrals first
     gateways: tuple[GatewayLine, ...] = ()  # each gateway in use: in force, waiting, drift
+
+
+@dataclass(frozen=True, slots=True)
+class StatusPage:
+    """One page of ``/tls status [FILTER]``: the policies, where each stands on the gateways."""
+
+    lines: tuple[PolicyLine, ...]
+    listing: Listing
+    offset: int
+    total: int  # policies matching the filter
+    size: int  # policies a page
+    levels: dict[str, int] = field(default_factory=dict)  # every policy, by level
+    routes: int = 0
+    on_gateways: dict[str, tuple[PolicyGateway, ...]] = field(default_factory=dict)
+    gateways: tuple[GatewayLine, ...] = ()  # each gateway in use, as the App Home shows it
+    pending: tuple[PendingItem, ...] = ()

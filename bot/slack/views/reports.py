@@ -4,26 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.export.handover import PolicyGateway, Standing
 from bot.policy.evidence.traffic import Traffic
-from bot.policy.monitor.history import DomainStatus
+from bot.policy.monitor.history import DomainStatus, PolicyLine
 from bot.probe.findings import partner_facts
-from bot.slack.ids import Block, Field, View
-from bot.slack.views.approval import when
+from bot.slack.ids import Action, Block, Field, View
 from bot.slack.views.gateways import state_line
 from bot.slack.views.kit import (
     MESSAGE_BLOCKS,
+    BlockDict,
     Mrkdwn,
+    actions,
+    button,
     chunk_lines,
-    escape,
+    context,
+    join,
     mention,
     modal,
     mrkdwn,
     plain,
     section,
+    when,
 )
 from bot.slack.views.meta import Meta
-from bot.slack.views.model import AuditLine, DomainRow, HomeData, RouteRow
-from bot.slack.views.results import mark
+from bot.slack.views.model import AuditLine, DomainRow, HomeData, RouteRow, StatusPage
+from bot.slack.views.results import evidence_lines, mark
 
 DELIVERY = "secure_delivery"
 RECEIPT = "secure_receipt"
@@ -35,6 +40,7 @@ def _message(head: Mrkdwn, lines: list[Mrkdwn]) -> dict[str, Any]:
 
 
 def status_message(data: HomeData) -> dict[str, Any]:
+    """The counts, pending requests, failed validations and gateways (App Home's summary)."""
     total = sum(data.levels.values())
     levels = ", ".join(f"{n} {level}" for level, n in sorted(data.levels.items())) or "none"
     head = mrkdwn(
@@ -47,23 +53,96 @@ def status_message(data: HomeData) -> dict[str, Any]:
     return _message(head, lines)
 
 
+_STANDING_MARK = {
+    Standing.IN_FORCE: "✓",
+    Standing.WAITING: "waiting",
+    Standing.DRIFT: "drift",
+    Standing.NOT_YET: "not published",
+}
+
+
+def policy_line(line: PolicyLine, on: tuple[PolicyGateway, ...]) -> Mrkdwn:
+    """One policy: domain, level, mode, last check, certificate days left, gateway state."""
+    icon = mark(line.last_verdict) if line.last_verdict is not None else ":grey_question:"
+    checked = (
+        mrkdwn("checked {}", when(line.last_checked_at))
+        if line.last_checked_at
+        else (mrkdwn("not checked yet"))
+    )
+    cert = mrkdwn(" · cert {} days", line.days_left) if line.days_left is not None else ""
+    where = join(", ", (f"{g.title}: {_STANDING_MARK[g.standing]}" for g in on))
+    gates = mrkdwn(" · {}", where) if on else ""
+    return mrkdwn(
+        "{} *{}* {} · {} · {}{}{}", icon, line.domain, line.level, line.mode, checked, cert, gates
+    )
+
+
+def status_list_message(page: StatusPage) -> dict[str, Any]:
+    """``/tls status [FILTER]``: a page of policies with Previous / Next, within 50 blocks."""
+    every = sum(page.levels.values())
+    levels = ", ".join(f"{n} {level}" for level, n in sorted(page.levels.items())) or "none"
+    first, last = page.offset + 1, page.offset + len(page.lines)
+    head = mrkdwn(
+        "*{}* external domain TLS policies ({}); {} inbound routes.", every, levels, page.routes
+    )
+    if page.lines:
+        shown = mrkdwn("Policies ({}): {}–{} of {}", page.listing, first, last, page.total)
+    else:
+        shown = mrkdwn("No policy {}.", page.listing)
+    blocks: list[BlockDict] = [section(mrkdwn("{}\n{}", head, shown))]
+    rows = [policy_line(line, page.on_gateways.get(line.domain, ())) for line in page.lines]
+    blocks += [section(t) for t in chunk_lines(rows)[:20]]
+    nav = []
+    if page.offset > 0:
+        back = max(page.offset - page.size, 0)
+        nav.append(button("◀ Previous", Action.STATUS_PAGE, f"{back} {page.listing.encode()}"))
+    if last < page.total:
+        nav.append(button("Next ▶", Action.STATUS_PAGE, f"{last} {page.listing.encode()}"))
+    if nav:
+        blocks.append(actions(*nav))
+    extra = [mrkdwn(":hourglass_flowing_sand: #{} {}", p.request_id, p.text) for p in page.pending]
+    if page.gateways:
+        extra += [mrkdwn("*Gateways:*"), *(state_line(g) for g in page.gateways)]
+    blocks += [section(t) for t in chunk_lines(extra)[:10]]
+    blocks.append(
+        context(mrkdwn("Filters: `/tls status strict | relaxed | observe | at-risk | PREFIX`"))
+    )
+    return {"text": head, "blocks": blocks[:MESSAGE_BLOCKS]}
+
+
 def domain_status_message(
     row: DomainRow | None,
     domain: str,
     history: DomainStatus | None = None,
     traffic: Traffic | None = None,
+    changes: tuple[AuditLine, ...] = (),
 ) -> dict[str, Any]:
+    """``/tls status DOMAIN``: the policy, the full evidence, monitoring, changes, real mail."""
     extra = traffic_lines(traffic) if traffic is not None else []
+    extra += change_lines(changes)
     if row is None:
         lines = history_lines(history) if history is not None else []
         return _message(mrkdwn("*{}* has no TLS policy.", domain), lines + extra)
     head = mrkdwn("*{}*: policy {}", domain, row.level or "?")
     if row.verdict is not None:
         head = mrkdwn("{}; last validation {} {}", head, mark(row.verdict), row.verdict.label)
-    lines = [escape(row.detail)] if row.detail else []
+    found = row.evidence
+    lines = evidence_lines(found.result, found.at) if found is not None else []
     if history is not None:
         lines += history_lines(history)
     return _message(head, lines + extra)
+
+
+def change_lines(changes: tuple[AuditLine, ...]) -> list[Mrkdwn]:
+    """The domain's change history: its requests, approvals, applies (newest first)."""
+    if not changes:
+        return []
+    lines = [mrkdwn("*Changes:*")]
+    lines += [
+        mrkdwn("• {} {} `{}` {}", when(c.at), mention(c.actor_id), c.action, c.subject)
+        for c in changes
+    ]
+    return lines
 
 
 def traffic_lines(traffic: Traffic) -> list[Mrkdwn]:
