@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.utils import CryptographyDeprecationWarning
 
 from bot.export.gateway import GatewayName, parse_names
-from bot.probe.settings import AddressFamilies, Network, ProbeSettings
+from bot.probe.settings import AddressFamilies, DnssecMode, Network, ProbeSettings
 
 
 class ConfigError(ValueError):
@@ -128,8 +128,9 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         e = _Env(os.environ if env is None else env)
+        dns_servers = e.servers("TLSBOT_DNS_SERVERS")
         probe = ProbeSettings(
-            dns_servers=e.servers("TLSBOT_DNS_SERVERS"),
+            dns_servers=dns_servers,
             smtp_port=e.integer("TLSBOT_SMTP_PORT", 25, low=1, high=65535),
             ca_file=e.ca_file("TLSBOT_CA_FILE"),
             timeout=e.number("TLSBOT_PROBE_TIMEOUT", 20.0, low=0.1, high=600),
@@ -138,6 +139,7 @@ class Settings:
             route_allow_networks=e.networks("TLSBOT_ROUTE_ALLOW_NETWORKS"),
             ehlo_name=e.ehlo_name("TLSBOT_EHLO_NAME"),
             address_families=e.choice("TLSBOT_PROBE_ADDRESS_FAMILIES", AddressFamilies.AUTO),
+            dnssec=e.dnssec("TLSBOT_DNSSEC", dns_servers),
         )
         gateways = e.gateways("TLSBOT_GATEWAYS")
         return cls(
@@ -208,6 +210,34 @@ class _Env:
         except ValueError:
             allowed = ", ".join(f.value for f in AddressFamilies)
             raise ConfigError(f"{name}={raw!r} is not one of {allowed}") from None
+
+    def dnssec(self, name: str, servers: tuple[tuple[str, int], ...]) -> DnssecMode:
+        """``off`` or ``resolver``; ``resolver`` trusts the AD bit, so only of loopback servers."""
+        raw = self.text(name)
+        if raw is None:
+            return DnssecMode.OFF
+        try:
+            mode = DnssecMode(raw.lower())
+        except ValueError:
+            allowed = ", ".join(m.value for m in DnssecMode)
+            raise ConfigError(f"{name}={raw!r} is not one of {allowed}") from None
+        if mode is DnssecMode.OFF:
+            return mode
+        if not servers:
+            raise ConfigError(
+                f"{name}=resolver needs TLSBOT_DNS_SERVERS to name the local validating "
+                "resolver (a loopback address, e.g. 127.0.0.1:53)"
+            )
+        for ip, _ in servers:
+            address = ipaddress.ip_address(ip)
+            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+                address = address.ipv4_mapped
+            if not address.is_loopback:
+                raise ConfigError(
+                    f"{name}=resolver trusts the AD bit only from a resolver on loopback; "
+                    f"TLSBOT_DNS_SERVERS names {ip}, whose answers could be forged on the way"
+                )
+        return mode
 
     def secret(self, name: str, prefix: str = "") -> Secret | None:
         raw = self.text(name)

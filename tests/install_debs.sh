@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests use, without configuring or starting any
-# system service: Postfix (the enforcement tests; debconf "No configuration") and
-# faketime (.ci/run's shifted-clock pass). A temporary policy-rc.d forbids service
+# system service: Postfix (the enforcement tests; debconf "No configuration"),
+# faketime (.ci/run's shifted-clock pass) and unbound (the DNSSEC and DANE tests start
+# their own validating resolver on a loopback port; the system one is never started). A temporary policy-rc.d forbids service
 # starts during the install. Does nothing when everything is already there.
 set -euo pipefail
 need=()
 command -v postfix >/dev/null 2>&1 && command -v postmap >/dev/null 2>&1 || need+=(postfix)
 command -v faketime >/dev/null 2>&1 || need+=(faketime)
+command -v unbound >/dev/null 2>&1 || [ -x /usr/sbin/unbound ] || need+=(unbound)
 [ "${#need[@]}" -eq 0 ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -136,7 +136,13 @@ def run(args: argparse.Namespace) -> int:
     if args.postmap and not _postmap(args.map_type, [result.path(n) for n in MapName]):
         return 2
     print()
-    print(main_cf_lines(result.directory, map_type=args.map_type, socketmap=DEFAULT_LISTEN), end="")
+    lines = main_cf_lines(
+        result.directory,
+        map_type=args.map_type,
+        socketmap=DEFAULT_LISTEN,
+        dnssec=tables.needs_dnssec,
+    )
+    print(lines, end="")
     return 1 if tables.rejected else 0
 
 

@@ -18,6 +18,7 @@ from bot.config import ConfigError, Settings
 from bot.policy.db import open_checked
 from bot.policy.errors import PolicyError
 from bot.policy.monitor.runner import DEFAULT_POLL_SECONDS
+from bot.policy.sts_cache import DatabaseStsCache
 from bot.probe.prober import Prober
 from bot.slack.app import build_app
 from bot.slack.schedule import Schedule, start_schedule
@@ -109,9 +110,8 @@ async def serve(
     waking at least every ``poll`` seconds.
     """
     async with aiohttp.ClientSession() as http:
-        services = Services.for_settings(
-            settings, store=store, prober=Prober(settings.probe, clock=clock), clock=clock
-        )
+        prober = Prober(settings.probe, clock=clock, sts_cache=DatabaseStsCache(store.engine))
+        services = Services.for_settings(settings, store=store, prober=prober, clock=clock)
         app = build_app(settings, services=services, http=http)
         schedule = start_schedule(services, app.client, poll=poll) if monitor else Schedule()
         try:

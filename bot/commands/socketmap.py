@@ -15,6 +15,7 @@ import signal
 import sys
 
 from bot.config import Settings
+from bot.export.publish import socketmap_main_cf_lines
 from bot.export.snapshot import SnapshotCache
 from bot.export.socketmap import DEFAULT_LISTEN, Limits, SocketmapServer
 from bot.export.store import DatabaseSource
@@ -118,6 +119,15 @@ async def _serve(cache: SnapshotCache, limits: Limits, host: str, port: int) -> 
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     log.info("listening on %s:%d (maps tls_policy, tls_inbound)", host, server.port)
+    tables = cache.current()
+    listen = f"[{host}]:{server.port}" if ":" in host else f"{host}:{server.port}"
+    dnssec = tables is not None and tables.needs_dnssec
+    log.info("main.cf:\n%s", socketmap_main_cf_lines(listen, dnssec=dnssec).rstrip())
+    if dnssec:
+        log.warning(
+            "some partners are published as dane-only: Postfix needs "
+            "smtp_dns_support_level = dnssec and a local validating resolver"
+        )
     try:
         await stop.wait()
     finally:

@@ -34,3 +34,6 @@ class PublishedPolicy:
     mx_hosts: tuple[str, ...] = ()
     delivery: bool = True  # Secure Delivery: outbound mail to the domain needs TLS
     receipt: bool = True  # Secure Receipt: inbound mail from the domain needs TLS
+    # what the partner publishes (its admitting validation's PartnerTls), not trusted either:
+    dane: bool = False  # every MX host DANE-verified: enforce dane-only
+    sts_mx: tuple[str, ...] = ()  # the mx patterns of its MTA-STS policy in enforce mode

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.export.model import Level, PublishedPolicy
@@ -31,7 +31,7 @@ class Rejection:
     """A value from the store that was not published, and why."""
 
     domain: str
-    field: str  # "domain", "mx_hosts", "level", "duplicate"
+    field: str  # "domain", "mx_hosts", "sts_mx", "level", "duplicate"
     value: str
     reason: str
 
@@ -49,6 +49,8 @@ class Enforced:
     mx_hosts: tuple[str, ...] = ()  # sorted, no repeats
     delivery: bool = True  # Secure Delivery (outbound)
     receipt: bool = True  # Secure Receipt (inbound)
+    dane: bool = False  # strict, and every MX host DANE-verified: dane-only
+    sts_mx: tuple[str, ...] = ()  # the partner's MTA-STS enforce patterns, validated, sorted
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,11 @@ class Enforcement:
     def inbound(self) -> tuple[str, ...]:
         """The domains whose inbound mail must arrive over TLS, sorted."""
         return tuple(p.domain for p in self.policies if p.receipt)
+
+    @property
+    def needs_dnssec(self) -> bool:
+        """Some outbound entry is ``dane-only``: the gateway must look up DNS with DNSSEC."""
+        return any(p.delivery and p.dane for p in self.policies)
 
     def lists(self) -> dict[ListName, tuple[str, ...]]:
         """The three domain lists every gateway keeps: strict and relaxed outbound, inbound."""
@@ -115,6 +122,16 @@ def check_mx_host(value: object) -> str:
     return value
 
 
+def check_sts_pattern(value: object) -> str:
+    """An MTA-STS mx pattern (``mx.example.com`` or ``*.example.com``) of two labels or
+    more, lower-case LDH; :class:`InvalidName` otherwise."""
+    if not isinstance(value, str):
+        raise InvalidName(f"not a string ({type(value).__name__})")
+    if not is_host_name(value.removeprefix("*.")):
+        raise InvalidName("not an MTA-STS mx pattern of two labels or more ('*.' only in front)")
+    return value
+
+
 def enforcement(policies: Iterable[PublishedPolicy]) -> Enforcement:
     """Validate every policy; one per domain (the stricter kept), sorted by domain."""
     kept: dict[str, Enforced] = {}
@@ -159,9 +176,12 @@ def _validate(policy: PublishedPolicy) -> tuple[Enforced | None, tuple[Rejection
     except ValueError:
         return None, (Rejection(domain, "level", str(policy.level), "unknown level"),)
     hosts: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
     rejected: list[Rejection] = []
     if policy.delivery:  # MX names matter only to outbound delivery
         hosts, rejected = _valid_hosts(domain, policy.mx_hosts)
+        patterns, bad = _valid_names(domain, "sts_mx", policy.sts_mx, check_sts_pattern)
+        rejected += bad
     if policy.delivery and level is Level.STRICT and not hosts and policy.mx_hosts:
         rejected.append(
             Rejection(
@@ -172,7 +192,10 @@ def _validate(policy: PublishedPolicy) -> tuple[Enforced | None, tuple[Rejection
                 "then matches the next-hop domain, which fails closed)",
             )
         )
-    enforced = Enforced(domain, level, hosts, bool(policy.delivery), bool(policy.receipt))
+    dane = policy.dane is True and level is Level.STRICT  # DANE-verified hosts are strict
+    enforced = Enforced(
+        domain, level, hosts, bool(policy.delivery), bool(policy.receipt), dane, patterns
+    )
     return enforced, tuple(rejected)
 
 
@@ -180,17 +203,23 @@ _cached = functools.lru_cache(maxsize=200_000)(_validate)
 
 
 def _valid_hosts(domain: str, values: Iterable[object]) -> tuple[tuple[str, ...], list[Rejection]]:
-    hosts: list[str] = []
+    return _valid_names(domain, "mx_hosts", values, check_mx_host)
+
+
+def _valid_names(
+    domain: str, field: str, values: Iterable[object], check: Callable[[object], str]
+) -> tuple[tuple[str, ...], list[Rejection]]:
+    names: list[str] = []
     bad: list[Rejection] = []
     for value in values:
         try:
-            host = check_mx_host(value)
+            name = check(value)
         except InvalidName as exc:
-            bad.append(Rejection(domain, "mx_hosts", str(value), str(exc)))
+            bad.append(Rejection(domain, field, str(value), str(exc)))
             continue
-        if host not in hosts:
-            hosts.append(host)
-    return tuple(sorted(hosts)), bad
+        if name not in names:
+            names.append(name)
+    return tuple(sorted(names)), bad
 
 
 def _show(text: str) -> str:

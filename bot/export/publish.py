@@ -136,10 +136,33 @@ def write_one(path: Path) -> Callable[[dict[str, str]], None]:
     return write
 
 
-def main_cf_lines(directory: Path, *, map_type: str = "hash", socketmap: str) -> str:
-    """The ``main.cf`` settings (and ``postmap`` step) that put the tables to use."""
+DNSSEC_LINES = """\
+# dane-only entries (partners whose every MX host has a DNSSEC-validated TLSA record
+# that matched) need DNSSEC lookups from a validating resolver on this host, named in
+# /etc/resolv.conf as 127.0.0.1 with "options trust-ad" (see docs/enforcement.md):
+smtp_dns_support_level = dnssec
+"""
+
+
+def socketmap_main_cf_lines(listen: str, *, dnssec: bool = False) -> str:
+    """The ``main.cf`` settings that point Postfix at ``tlsbot socketmap`` on ``listen``."""
+    return (
+        f"smtp_tls_policy_maps = socketmap:inet:{listen}:tls_policy\n"
+        "smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt\n"
+        "smtpd_tls_security_level = may\n"
+        f"smtpd_sender_restrictions = check_sender_access socketmap:inet:{listen}:tls_inbound\n"
+        + (DNSSEC_LINES if dnssec else "")
+    )
+
+
+def main_cf_lines(
+    directory: Path, *, map_type: str = "hash", socketmap: str, dnssec: bool = False
+) -> str:
+    """The ``main.cf`` settings (and ``postmap`` step) that put the tables to use;
+    ``dnssec``: some entry is ``dane-only``, which needs ``smtp_dns_support_level``."""
     policy = directory / MapName.TLS_POLICY.value
     inbound = directory / MapName.TLS_INBOUND.value
+    dane = DNSSEC_LINES if dnssec else ""
     return f"""\
 # 1. Index the files after every export (Postfix notices the new maps by itself):
 #      postmap {map_type}:{policy}
@@ -150,7 +173,7 @@ smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt
 smtpd_tls_security_level = may
 smtpd_sender_restrictions = check_sender_access {map_type}:{inbound}
 #    (keep your other sender restrictions after it; see docs/enforcement.md)
-#
+{dane}#
 # Or, live from `tlsbot socketmap` (no files, no postmap, no reload):
 # smtp_tls_policy_maps = socketmap:inet:{socketmap}:tls_policy
 # smtpd_sender_restrictions = check_sender_access socketmap:inet:{socketmap}:tls_inbound

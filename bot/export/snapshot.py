@@ -166,6 +166,7 @@ class LiveTables:
             tls_policy=LayeredMap(outbound),
             tls_inbound=LayeredMap(inbound),
             rejected=live._all_rejected(),
+            needs_dnssec=live._needs_dnssec(),
         )
         return live
 
@@ -199,8 +200,13 @@ class LiveTables:
             tls_policy=tables.tls_policy.changed(outbound),
             tls_inbound=tables.tls_inbound.changed(inbound),
             rejected=self._all_rejected(),
+            needs_dnssec=self._needs_dnssec(),
         )
         return self.tables
+
+    def _needs_dnssec(self) -> bool:
+        """Some outbound entry is ``dane-only`` (as :attr:`PolicyView.needs_dnssec`)."""
+        return any(p.delivery and p.dane for p in self._policies.values())
 
     def _recompute(self, domain: str) -> tuple[str | None, str | None]:
         """The entries of ``domain`` (outbound, inbound) from its policies, by id."""

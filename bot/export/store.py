@@ -25,6 +25,7 @@ from bot.policy import changes
 from bot.policy.db import chunked, new_session
 from bot.policy.models import AuditHead, DomainPolicy
 from bot.policy.types import PolicyMode, RecordStatus
+from bot.probe.partner import PartnerTls
 
 
 def load_published(session: Session) -> list[PublishedPolicy]:
@@ -36,21 +37,32 @@ def load_published(session: Session) -> list[PublishedPolicy]:
             col(DomainPolicy.mx_hosts),
             col(DomainPolicy.secure_delivery),
             col(DomainPolicy.secure_receipt),
+            col(DomainPolicy.partner),
         )
         .where(col(DomainPolicy.status) == RecordStatus.ACTIVE)
         .where(col(DomainPolicy.mode) == PolicyMode.ENFORCE)
         .order_by(col(DomainPolicy.domain), col(DomainPolicy.id))
     )
     return [
-        PublishedPolicy(
-            domain=domain,
-            level=level,
-            mx_hosts=_as_names(mx_hosts),
-            delivery=bool(delivery),
-            receipt=bool(receipt),
-        )
-        for domain, level, mx_hosts, delivery, receipt in session.execute(query)
+        _published(domain, level, mx_hosts, delivery, receipt, partner)
+        for domain, level, mx_hosts, delivery, receipt, partner in session.execute(query)
     ]
+
+
+def _published(
+    domain: Any, level: Any, mx: Any, delivery: Any, receipt: Any, partner: Any
+) -> PublishedPolicy:
+    """One stored row as it must be published (its values validated later, by names)."""
+    published = PartnerTls.from_dict(partner)
+    return PublishedPolicy(
+        domain=domain,
+        level=level,
+        mx_hosts=_as_names(mx),
+        delivery=bool(delivery),
+        receipt=bool(receipt),
+        dane=published.dane,
+        sts_mx=published.sts_mx if published.sts_enforced else (),
+    )
 
 
 def audit_head(session: Session) -> tuple[int, str]:
@@ -72,6 +84,7 @@ def _published_rows(session: Session, ids: list[int] | None) -> dict[int, Publis
         col(DomainPolicy.mx_hosts),
         col(DomainPolicy.secure_delivery),
         col(DomainPolicy.secure_receipt),
+        col(DomainPolicy.partner),
     )
     if ids is None:
         batches = [query]
@@ -79,12 +92,11 @@ def _published_rows(session: Session, ids: list[int] | None) -> dict[int, Publis
         batches = [query.where(col(DomainPolicy.id).in_(chunk)) for chunk in chunked(ids)]
     found: dict[int, PublishedPolicy | None] = {}
     for batch in batches:
-        for row_id, status, mode, domain, level, mx, delivery, receipt in session.execute(batch):
+        for row in session.execute(batch):
+            row_id, status, mode, domain, level, mx, delivery, receipt, partner = row
             published = status == RecordStatus.ACTIVE and mode == PolicyMode.ENFORCE
             found[int(row_id)] = (
-                PublishedPolicy(domain, level, _as_names(mx), bool(delivery), bool(receipt))
-                if published
-                else None
+                _published(domain, level, mx, delivery, receipt, partner) if published else None
             )
     return found
 

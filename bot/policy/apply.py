@@ -4,7 +4,8 @@ A request's payload is ``{"items": [...]}``; every item is one operation on one
 subject (a domain, or a route ``host:port``)::
 
     add_policy     domain, level, mx_hosts, secure_delivery, secure_receipt, mode,
-                   relaxed_until, validation_id, evidence
+                   relaxed_until, validation_id, evidence, partner (what the partner
+                   publishes: DNSSEC, DANE, MTA-STS; bot.probe.partner.PartnerTls)
     remove_policy  policy_id, version, domain
     update_policy  policy_id, version, domain, set={field: value}
     add_route      host, port, validation_id, verdict, evidence
@@ -32,7 +33,15 @@ from bot.policy.models import ChangeRequest, DomainPolicy, InboundRoute
 from bot.policy.types import Actor, RecordStatus
 
 # Fields an update_policy item may set (the monitor's relax/suspend/enforce use these).
-UPDATABLE = ("level", "mx_hosts", "secure_delivery", "secure_receipt", "mode", "relaxed_until")
+UPDATABLE = (
+    "level",
+    "mx_hosts",
+    "secure_delivery",
+    "secure_receipt",
+    "mode",
+    "relaxed_until",
+    "partner",
+)
 
 
 class Conflict(Exception):
@@ -58,6 +67,7 @@ def policy_snapshot(policy: DomainPolicy) -> dict[str, Any]:
             "relaxed_until": policy.relaxed_until,
             "validation_id": policy.validation_id,
             "request_id": policy.request_id,
+            "partner": policy.partner,
         }
     )
     return snapshot
@@ -204,6 +214,7 @@ def _add_policy(
         mode=item.get("mode", "enforce"),
         relaxed_until=datetime.fromisoformat(relaxed_until) if relaxed_until else None,
         validation_id=item.get("validation_id"),
+        partner=item.get("partner"),
         created_at=now,
         **_provenance(request, approver, now),
     )
@@ -318,7 +329,7 @@ def inverse(effect: dict[str, Any]) -> dict[str, Any]:
             "op": "add_policy",
             "subject": subject,
             "domain": before["domain"],
-            **{key: before[key] for key in UPDATABLE},
+            **{key: before.get(key) for key in UPDATABLE},  # older snapshots lack partner
             "validation_id": before["validation_id"],
             "evidence": {"restores_policy_id": before["id"]},
         }
@@ -329,7 +340,7 @@ def inverse(effect: dict[str, Any]) -> dict[str, Any]:
             "domain": after["domain"],
             "policy_id": after["id"],
             "version": after["version"],
-            "set": {key: before[key] for key in UPDATABLE if before[key] != after[key]},
+            "set": {key: before.get(key) for key in UPDATABLE if before.get(key) != after.get(key)},
         }
     if op == "add_route":
         return {

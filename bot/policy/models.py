@@ -82,6 +82,9 @@ class DomainPolicyBase(SQLModel):
     secure_receipt: bool = Field(default=True)  # inbound plaintext refused
     mode: str = Field(default=PolicyMode.ENFORCE, max_length=16)  # PolicyMode
     relaxed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # what the partner publishes (DNSSEC, DANE, MTA-STS) as its admitting validation saw
+    # it: bot.probe.partner.PartnerTls.to_dict(); None for policies admitted before
+    partner: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
 class DomainPolicy(Approved, DomainPolicyBase, table=True):
@@ -296,6 +299,26 @@ class GatewayHandover(SQLModel, table=True):
     applied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     applied_by_id: str | None = Field(default=None, max_length=64)
     applied_by_name: str | None = Field(default=None, max_length=200)
+
+
+class MtaStsCache(SQLModel, table=True):
+    """MTA-STS policies as fetched (RFC 8461 §5.1), shared by every replica's probe.
+
+    One row per domain: the policy fetched under the TXT record's ``policy_id``, usable
+    until ``expires_at`` (``fetched_at`` + ``max_age``) while the TXT record keeps that id.
+    Read and written by :mod:`bot.policy.sts_cache`.
+    """
+
+    __tablename__ = "mta_sts_cache"
+
+    domain: str = Field(primary_key=True, max_length=253)
+    policy_id: str = Field(max_length=32)
+    mode: str = Field(max_length=16)
+    mx: list[str] = Field(default_factory=list, sa_type=JSON)
+    max_age: int
+    warnings: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
+    fetched_at: datetime = Field(sa_type=UTCDateTime)  # from the caller's clock
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
 # The evidence tables (Postfix log counts, TLS-RPT reports) live in their own module;

@@ -34,6 +34,7 @@ from bot.policy.types import Actor, PolicyMode, RecordStatus, RequestKind, Reque
 from bot.policy.validations import evidence
 from bot.probe.model import Verdict
 from bot.probe.names import InvalidName, normalise_domain
+from bot.probe.partner import PartnerTls
 
 MAX_ITEMS = 10_000
 MAX_NOTE = 2000
@@ -167,6 +168,7 @@ def add_policy_item(
         "relaxed_until": None,
         "validation_id": validation.id,
         "evidence": evidence(validation),
+        "partner": PartnerTls.from_dict(validation.result.get("partner")).to_dict(),
     }
 
 

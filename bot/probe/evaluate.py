@@ -41,7 +41,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from bot.probe.model import FAMILY_CODES, CertificateInfo, Code, HostResult, Reason, Verdict
+from bot.probe.model import (
+    FAMILY_CODES,
+    CertificateInfo,
+    Code,
+    DaneResult,
+    DaneStatus,
+    Dnssec,
+    HostResult,
+    Reason,
+    Verdict,
+)
 from bot.probe.suites import no_aes256_sentence
 from bot.probe.tls import TLS12_OR_NEWER
 
@@ -65,6 +75,7 @@ class ProbeFacts:
     certificate: CertificateInfo | None = None
     certificate_problems: tuple[Reason, ...] = ()
     unchecked: tuple[Reason, ...] = ()  # follow-up checks that could not be made
+    chain: tuple[bytes, ...] = ()  # DER, as sent in the deciding handshake (for DANE)
 
     @property
     def conclusive(self) -> bool:
@@ -151,6 +162,50 @@ def _no_session(f: ProbeFacts) -> tuple[Verdict, tuple[Reason, ...]]:
     return Verdict.UNREACHABLE, (
         Reason(Code.SMTP_PROTOCOL_ERROR, "the probe ended before TLS could be tested"),
     )
+
+
+def with_dane(host: HostResult, mx: Dnssec | None, domain: str) -> HostResult:
+    """One address's result as a domain sees it, DANE applied (RFC 7672).
+
+    DANE applies only when the domain's MX answer is DNSSEC-secure (§2.2.1); otherwise
+    the address's DANE result becomes ``not-signed`` and changes nothing. When it
+    applies, a matching TLSA record authenticates the certificate: a host that is
+    ``relaxed`` only for its certificate is ``strict`` (*Strict - DANE verified*), its
+    WebPKI complaints kept as warnings. A DANE problem (``tlsa-invalid``,
+    ``dnssec-invalid``, ``dane-required``, …) explains a relaxed or unsupported verdict
+    among its reasons, and is a warning beside a strict one (senders that use DANE will
+    not deliver there, whatever the WebPKI says).
+    """
+    dane = host.dane
+    if dane is None or dane.status in (DaneStatus.NOT_SIGNED, DaneStatus.NO_TLSA):
+        return host
+    if mx is not Dnssec.SECURE:
+        unsigned = DaneResult(
+            DaneStatus.NOT_SIGNED,
+            f"the MX records of {domain} are not DNSSEC-signed: DANE does not apply to "
+            "them (RFC 7672 §2.2.1)",
+            dane.records,
+            dnssec=dane.dnssec,
+        )
+        return replace(host, dane=unsigned)
+    if dane.status is DaneStatus.VALID:
+        if host.verdict is not Verdict.RELAXED:
+            return host
+        kept = tuple(
+            Reason(
+                r.code,
+                f"{r.message} (DANE authenticates the certificate instead; senders that "
+                "check only WebPKI, as MTA-STS does, would refuse it)",
+            )
+            for r in host.reasons
+        )
+        return replace(host, verdict=Verdict.STRICT, reasons=(), warnings=host.warnings + kept)
+    reason = dane.reason()
+    if reason is None:
+        return host
+    if host.verdict in (Verdict.RELAXED, Verdict.UNSUPPORTED):
+        return replace(host, reasons=(*host.reasons, reason))
+    return replace(host, warnings=(*host.warnings, reason))
 
 
 def judge_hosts(

@@ -37,9 +37,12 @@ import logging
 import socket
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 
 from bot.clock import Clock
+from bot.probe import dane
 from bot.probe.certs import TrustStore, analyse_chain
+from bot.probe.dns import RecordsResult
 from bot.probe.errors import (
     HandshakeFailed,
     HandshakeInterrupted,
@@ -52,6 +55,8 @@ from bot.probe.limits import Limits
 from bot.probe.model import (
     CertificateInfo,
     Code,
+    DaneResult,
+    Dnssec,
     Family,
     HostResult,
     Purpose,
@@ -97,11 +102,15 @@ class HostProbe:
         clock: Clock,
         contexts: TlsContexts | None = None,
         recipients: Recipients | None = None,
+        tlsa: Callable[[], Awaitable[RecordsResult]] | None = None,
+        address_dnssec: Dnssec | None = None,
     ) -> None:
         self.host, self.address, self.port = host, address, port
         self.settings, self.trust, self.clock = settings, trust, clock
         self.contexts = contexts or TlsContexts.create()
         self.recipients = recipients
+        self.tlsa = tlsa  # the host's TLSA answer (TLSBOT_DNSSEC=resolver), for DANE
+        self.address_dnssec = address_dnssec
         self.rec = Recorder()
         self.connected = False  # a TCP connection was made
         self._cut: tuple[float, str] | None = None
@@ -138,7 +147,7 @@ class HostProbe:
             else:
                 async with limits.slot(self.address):
                     await self._run()
-            return self._result(started)
+            return self._result(started, await self._dane())
         except Exception as exc:  # nothing a server sends may take the batch down
             log.exception("probe of %s failed", self.where)
             return HostResult(
@@ -179,7 +188,29 @@ class HostProbe:
             elif rec.facts.tls_version is not None and rec.facts.aes256 is None:
                 rec.unchecked(Purpose.AES256, reason)  # no time was left for the follow-up
 
-    def _result(self, started: float) -> HostResult:
+    async def _dane(self) -> DaneResult | None:
+        """DANE against the chain of the deciding handshake: no connection of its own."""
+        if self.tlsa is None:
+            return None
+        name = f"_{self.port}._tcp.{self.host}"
+        try:
+            async with asyncio.timeout(self.settings.dns_timeout + 1):
+                records = await self.tlsa()
+        except TimeoutError:
+            records = RecordsResult(
+                name, error=Reason(Code.DNS_TIMEOUT, f"no DNS answer for {name} TLSA")
+            )
+        facts = self.rec.facts
+        return dane.check(
+            self.host,
+            records,
+            address_dnssec=self.address_dnssec,
+            chain=facts.chain,
+            starttls_offered=facts.starttls_offered,
+            now=self.clock(),
+        )
+
+    def _result(self, started: float, dane_result: DaneResult | None = None) -> HostResult:
         facts, rec = self.rec.facts, self.rec
         verdict, reasons = evaluate(facts)
         return HostResult(
@@ -204,6 +235,8 @@ class HostProbe:
                 RecipientCheck(address, accepted(reply), str(reply))
                 for address, reply in rec.recipients.items()
             ),
+            dane=dane_result,
+            dnssec=self.address_dnssec,
         )
 
     async def _main(self) -> None:
@@ -404,6 +437,7 @@ class HostProbe:
                 aes256=True if is_aes256(result.cipher) else None,
                 certificate=info,
                 certificate_problems=problems,
+                chain=tuple(result.chain),
             )
         return result
 

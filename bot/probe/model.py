@@ -35,7 +35,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-SCHEMA = 1  # the version of the document TargetResult.to_dict() writes
+# the version of the document TargetResult.to_dict() writes; 2 added, with their
+# defaults for older documents: "dnssec" (target and each host), each host's "dane", the
+# target's "partner" (derived, never read back), and extras' mta_sts_id, mta_sts_max_age,
+# mta_sts_warnings
+SCHEMA = 2
 
 
 class Verdict(enum.StrEnum):
@@ -90,6 +94,7 @@ class Verdict(enum.StrEnum):
 
 NOT_VALIDATED = "Not validated"
 _ORDER = (Verdict.STRICT, Verdict.RELAXED, Verdict.UNREACHABLE, Verdict.UNSUPPORTED)
+DANE_LABEL = "Strict - DANE verified"  # strict because a DNSSEC-validated TLSA record matched
 _LABELS = {
     Verdict.STRICT: "Strict - Trusted Enforced",
     Verdict.RELAXED: "Relaxed Encryption Mode",
@@ -149,6 +154,8 @@ class Code(enum.StrEnum):
     RECIPIENT_NOT_CHECKED = "recipient-not-checked"
     ADDRESS_NOT_TESTED = "address-not-tested"  # while another address of the host was
     CHECK_INCOMPLETE = "check-incomplete"  # a follow-up connection could not check something
+    # a policy that strict senders ignore and lenient ones apply (bot.probe.sts_parse)
+    STS_POLICY_NONSTANDARD = "sts-policy-nonstandard"
 
 
 # Target-level facts that are not a failure to test: their own label, not "Could not test".
@@ -158,6 +165,23 @@ TARGET_LABELS = {
 }
 # Codes of addresses listed but never probed, because of this host's address families.
 FAMILY_CODES = frozenset({Code.NO_ROUTE_IPV4, Code.NO_ROUTE_IPV6, Code.FAMILY_NOT_PROBED})
+
+
+class Dnssec(enum.StrEnum):
+    """The DNSSEC status of one answer, as the validating resolver reported it."""
+
+    SECURE = "secure"  # the AD bit: signed, and the signatures validate
+    INSECURE = "insecure"  # not signed (or outside any trust anchor)
+    BOGUS = "bogus"  # signed, and validation failed: never trusted (dnssec-invalid)
+
+    @classmethod
+    def combine(cls, statuses: list[Dnssec | None]) -> Dnssec | None:
+        """Bogus if any is, secure if all are, otherwise insecure; ``None`` when unchecked."""
+        if cls.BOGUS in statuses:
+            return cls.BOGUS
+        if all(s is None for s in statuses):
+            return None
+        return cls.SECURE if all(s is cls.SECURE for s in statuses) else cls.INSECURE
 
 
 class Family(enum.StrEnum):
@@ -209,6 +233,79 @@ class Reason:
         except ValueError:
             code = Code.PROBE_ERROR
         return cls(code, str(data.get("message") or ""))
+
+
+class DaneStatus(enum.StrEnum):
+    """What DANE (RFC 7672) says of one probed address (decided by :func:`bot.probe.dane.check`)."""
+
+    VALID = "dane-valid"
+    TLSA_INVALID = "tlsa-invalid"
+    REQUIRED = "dane-required"
+    DNSSEC_INVALID = "dnssec-invalid"
+    LOOKUP_FAILED = "tlsa-lookup-failed"
+    UNUSABLE = "tlsa-unusable"
+    NOT_SIGNED = "not-signed"
+    NO_TLSA = "no-tlsa"
+    NOT_TESTED = "not-tested"
+
+    @property
+    def problem(self) -> bool:
+        """A status DANE senders act on by not delivering (or by delivering unauthenticated)."""
+        return self in _PROBLEMS
+
+
+_PROBLEMS = frozenset(
+    {
+        DaneStatus.TLSA_INVALID,
+        DaneStatus.REQUIRED,
+        DaneStatus.DNSSEC_INVALID,
+        DaneStatus.LOOKUP_FAILED,
+        DaneStatus.UNUSABLE,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DaneResult:
+    """The DANE status of one probed address, in one sentence for a person."""
+
+    status: DaneStatus
+    message: str
+    records: tuple[str, ...] = ()  # the TLSA records as published (presentation format)
+    matched: str | None = None  # "3 1 1" of the record that matched
+    dnssec: Dnssec | None = None  # of the TLSA answer
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "message": self.message,
+            "records": list(self.records),
+            "matched": self.matched,
+            "dnssec": self.dnssec.value if self.dnssec else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DaneResult:
+        dnssec = data.get("dnssec")
+        return cls(
+            status=DaneStatus(data["status"]),
+            message=str(data["message"]),
+            records=tuple(data.get("records") or ()),
+            matched=data.get("matched"),
+            dnssec=Dnssec(dnssec) if dnssec else None,
+        )
+
+    def reason(self) -> Reason | None:
+        """A problem as a reason (its code is the RFC 8460 result type), or ``None``."""
+        codes = {
+            DaneStatus.TLSA_INVALID: Code.TLSA_INVALID,
+            DaneStatus.REQUIRED: Code.DANE_REQUIRED,
+            DaneStatus.DNSSEC_INVALID: Code.DNSSEC_INVALID,
+            DaneStatus.LOOKUP_FAILED: Code.TLSA_INVALID,
+            DaneStatus.UNUSABLE: Code.TLSA_INVALID,
+        }
+        code = codes.get(self.status)
+        return Reason(code, self.message) if code is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +377,19 @@ class HostResult:
     warnings: tuple[Reason, ...] = ()
     attempts: tuple[Attempt, ...] = ()
     recipients: tuple[RecipientCheck, ...] = ()  # every RCPT TO asked on the shared session
+    dane: DaneResult | None = None  # RFC 7672, with TLSBOT_DNSSEC=resolver (None: not checked)
+    dnssec: Dnssec | None = None  # of the host's address records
+
+    @property
+    def dane_verified(self) -> bool:
+        return self.dane is not None and self.dane.status is DaneStatus.VALID
+
+    @property
+    def label(self) -> str:
+        """The verdict's label; *Strict - DANE verified* when a TLSA record authenticated it."""
+        if self.verdict is Verdict.STRICT and self.dane_verified:
+            return DANE_LABEL
+        return self.verdict.label
 
     @property
     def tested(self) -> bool:
@@ -313,7 +423,9 @@ class HostResult:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["verdict"] = self.verdict.value
-        data["label"] = self.verdict.label
+        data["label"] = self.label
+        data["dane"] = self.dane.to_dict() if self.dane is not None else None
+        data["dnssec"] = self.dnssec.value if self.dnssec is not None else None
         data["reasons"] = [r.to_dict() for r in self.reasons]
         data["reason"] = self.reasons[0].message if self.reasons else None
         data["family"] = self.family.value if self.family else None
@@ -341,6 +453,9 @@ class DomainExtras:
     tlsa: tuple[str, ...] = ()  # "_25._tcp.mx.example. 3 1 1 ab12…" per record
     tls_rpt: str | None = None
     errors: tuple[Reason, ...] = ()  # a lookup that failed unexpectedly (probe-error)
+    mta_sts_id: str | None = None  # the TXT record's id=, when the record is valid
+    mta_sts_max_age: int | None = None  # seconds, from the policy
+    mta_sts_warnings: tuple[Reason, ...] = ()  # sts-policy-nonstandard: strict senders ignore it
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -348,6 +463,7 @@ class DomainExtras:
         data["tlsa"] = list(self.tlsa)
         data["mta_sts_error"] = self.mta_sts_error.to_dict() if self.mta_sts_error else None
         data["errors"] = [r.to_dict() for r in self.errors]
+        data["mta_sts_warnings"] = [r.to_dict() for r in self.mta_sts_warnings]
         return data
 
 
@@ -379,13 +495,26 @@ class TargetResult:
     extras: DomainExtras = field(default_factory=DomainExtras)
     elapsed_ms: int = 0
     warnings: tuple[Reason, ...] = ()
+    dnssec: Dnssec | None = None  # of the MX answer (None: TLSBOT_DNSSEC=off, or no answer)
 
     @property
     def label(self) -> str:
-        """The verdict's label, or a target-level fact's own (Null MX: "Accepts no mail")."""
+        """The verdict's label, or a target-level fact's own (Null MX: "Accepts no mail");
+        *Strict - DANE verified* when every counted address of every host is."""
         if self.reasons and not self.hosts and self.reasons[0].code in TARGET_LABELS:
             return TARGET_LABELS[self.reasons[0].code]
+        counted = [h for h in self.hosts if h.counted]
+        if self.verdict is Verdict.STRICT and counted and all(h.dane_verified for h in counted):
+            return DANE_LABEL
         return self.verdict.label
+
+    @property
+    def dane_verified(self) -> bool:
+        """Every MX host DNSSEC-signed with a usable TLSA record that matched (``dane-only``)."""
+        counted = [h for h in self.hosts if h.counted]
+        return (
+            self.dnssec is Dnssec.SECURE and bool(counted) and all(h.dane_verified for h in counted)
+        )
 
     @property
     def every_warning(self) -> tuple[Reason, ...]:
@@ -450,6 +579,7 @@ class TargetResult:
 
     def to_dict(self) -> dict[str, Any]:
         from bot.probe.findings import warnings  # the one source of these sentences
+        from bot.probe.partner import PartnerTls  # what enforcement keeps with a policy
 
         return {
             "schema": SCHEMA,
@@ -465,6 +595,8 @@ class TargetResult:
             "extras": self.extras.to_dict(),
             "warnings": [w.to_dict() for w in warnings(self)],
             "elapsed_ms": self.elapsed_ms,
+            "dnssec": self.dnssec.value if self.dnssec is not None else None,
+            "partner": PartnerTls.of(self).to_dict(),
         }
 
 

@@ -40,7 +40,7 @@ from typing import TypeVar
 from bot.clock import Clock
 from bot.probe.certs import TrustStore
 from bot.probe.dns import AddressResult, MxResult, RecordsResult, Resolver
-from bot.probe.evaluate import judge_hosts
+from bot.probe.evaluate import judge_hosts, with_dane
 from bot.probe.extras import gather_extras
 from bot.probe.families import RouteCheck, family_refusal, system_route
 from bot.probe.guard import DEFAULT_ALLOW_VARIABLE, ROUTE_ALLOW_VARIABLE, Network, vet_address
@@ -48,6 +48,7 @@ from bot.probe.host import HostProbe
 from bot.probe.limits import Limits
 from bot.probe.model import (
     Code,
+    Dnssec,
     DomainExtras,
     Family,
     HostResult,
@@ -58,7 +59,8 @@ from bot.probe.model import (
 )
 from bot.probe.names import InvalidName, normalise_domain, parse_email, parse_route
 from bot.probe.record import Recipients
-from bot.probe.settings import ProbeSettings
+from bot.probe.settings import DnssecMode, ProbeSettings
+from bot.probe.sts_cache import StsCache
 from bot.probe.tls import TlsContexts
 
 log = logging.getLogger("tlsbot.probe")
@@ -92,11 +94,13 @@ class Prober:
         trust: TrustStore | None = None,
         extras: bool = True,
         routes: RouteCheck = system_route,
+        sts_cache: StsCache | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock  # "now" for certificate validity; from the edge
         self.extras = extras  # False: skip MTA-STS/TLSA/TLS-RPT (re-validation, benchmarks)
         self.routes = routes  # has this machine a route to an address? (families=auto)
+        self.sts_cache = sts_cache  # MTA-STS policies by id and max_age (shared by replicas)
         self.trust = trust if trust is not None else TrustStore.load(settings.ca_file)
         self.contexts = TlsContexts.create()
         self.resolver = Resolver(settings)
@@ -232,6 +236,7 @@ class ProbeBatch:
                     verdict=Verdict.UNREACHABLE,
                     reasons=(mx.error,),
                     elapsed_ms=_ms(started),
+                    dnssec=mx.dnssec,
                 )
             # Addresses first: they are on the critical path, the extras' lookups are not,
             # and they share the resolver's cap on queries in flight.
@@ -241,7 +246,8 @@ class ProbeBatch:
         extras, groups = await asyncio.gather(
             self._extras(domain, mx.names, port), asyncio.gather(*waits)
         )
-        verdict, hosts, warnings = judge_hosts([h for group in groups for h in group])
+        seen = [with_dane(h, mx.dnssec, domain) for group in groups for h in group]
+        verdict, hosts, warnings = judge_hosts(seen)
         literal_warnings = tuple(
             Reason(
                 Code.MX_IP_LITERAL,
@@ -260,6 +266,7 @@ class ProbeBatch:
             extras=extras,
             elapsed_ms=_ms(started),
             warnings=literal_warnings + warnings,
+            dnssec=mx.dnssec,
         )
 
     async def route(self, text: str, port: int | None, *, email: str | None = None) -> TargetResult:
@@ -278,7 +285,8 @@ class ProbeBatch:
             wait = await self._host(
                 host, port, self.settings.route_allow_networks, ROUTE_ALLOW_VARIABLE, email
             )
-        verdict, hosts, warnings = judge_hosts(await wait)
+        # a route is its own mail host: DANE applies when its addresses are signed
+        verdict, hosts, warnings = judge_hosts([with_dane(h, h.dnssec, host) for h in await wait])
         return TargetResult(
             target=text,
             kind=TargetKind.ROUTE,
@@ -305,7 +313,8 @@ class ProbeBatch:
         found = await self._addresses(name)
         if found.error is not None or not found.addresses:
             reason = found.error or Reason(Code.NO_ADDRESS, f"{name} has no address")
-            return _value((HostResult(name, None, port, Verdict.UNREACHABLE, (reason,)),))
+            failed = HostResult(name, None, port, Verdict.UNREACHABLE, (reason,))
+            return _value((replace(failed, dnssec=found.dnssec),))
         waits: list[Awaitable[HostResult]] = []
         for address in found.addresses:
             refusal = vet_address(address, allowed, allow_variable=allow_variable)
@@ -318,18 +327,26 @@ class ProbeBatch:
                 refused = HostResult(name, address, port, Verdict.UNREACHABLE, (refusal,))
                 waits.append(_value(replace(refused, family=family)))
                 continue
-            shared = self._shared(name, address, port)
+            shared = self._shared(name, address, port, found.dnssec)
             late = email is not None and not shared.recipients.add(email)
             waits.append(self._view(shared, email, late=late))
         return _all(waits)
 
-    def _shared(self, name: str, address: str, port: int) -> _Shared:
+    def _shared(self, name: str, address: str, port: int, dnssec: Dnssec | None) -> _Shared:
         key = (name, address, port)
         shared = self._probes.get(key)
         if shared is not None:
             return shared
         prober = self.prober
         recipients = Recipients(ready=self._emails_settled)
+        tlsa: Callable[[], Awaitable[RecordsResult]] | None = None
+        if self.settings.dnssec is DnssecMode.RESOLVER:
+            owner = f"_{port}._tcp.{name}"
+            self._tlsa_task(owner)  # asked now, in parallel with the SMTP dialogue
+
+            def tlsa() -> Awaitable[RecordsResult]:
+                return self._tlsa_records(owner)
+
         probe = HostProbe(
             name,
             address,
@@ -339,6 +356,8 @@ class ProbeBatch:
             clock=prober.clock,
             contexts=prober.contexts,
             recipients=recipients,
+            tlsa=tlsa,
+            address_dnssec=dnssec,
         )
         shared = self._probes[key] = _Shared(probe, recipients)
         group = self._groups.setdefault((name, port), _Group())
@@ -387,18 +406,24 @@ class ProbeBatch:
                 settings=self.settings,
                 port=port,
                 tlsa_lookup=self._tlsa_records,
+                sts_cache=self.prober.sts_cache,
+                clock=self.prober.clock,
             )
         except Exception as exc:  # an extra fact never costs the verdict
             log.exception("extra facts of %s failed", domain)
             return DomainExtras(errors=(_probe_error(f"the extra facts of {domain}", exc),))
 
     async def _tlsa_records(self, name: str) -> RecordsResult:
-        """TLSA of an MX host, asked once per batch however many domains share the host."""
+        """TLSA of an MX host, asked once per batch however many domains share the host
+        (their extra facts, and DANE on every probe of the host)."""
+        return await asyncio.shield(self._tlsa_task(name))
+
+    def _tlsa_task(self, name: str) -> asyncio.Task[RecordsResult]:
         task = self._tlsa.get(name)
         if task is None:
             task = asyncio.ensure_future(self.prober.resolver.tlsa(name))
             self._tlsa[name] = task
-        return await asyncio.shield(task)
+        return task
 
     async def _addresses(self, name: str) -> AddressResult:
         task = self._lookups.get(name)

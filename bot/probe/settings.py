@@ -21,6 +21,18 @@ class AddressFamilies(enum.StrEnum):
     ALL = "all"  # every address, reachable or not
 
 
+class DnssecMode(enum.StrEnum):
+    """``TLSBOT_DNSSEC``: whose DNSSEC validation the probe trusts.
+
+    tlsbot does not validate DNSSEC itself. ``resolver`` trusts the AD bit of the
+    ``TLSBOT_DNS_SERVERS``, which must then be validating resolvers reached over
+    loopback (Postfix's own rule for ``smtp_dns_support_level = dnssec``).
+    """
+
+    OFF = "off"  # no DNSSEC status: TLSA records are listed, not checked
+    RESOLVER = "resolver"
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeSettings:
     dns_servers: tuple[tuple[str, int], ...] = ()  # empty: the system resolver
@@ -38,3 +50,4 @@ class ProbeSettings:
     address_families: AddressFamilies = AddressFamilies.AUTO
     # once one address of a host is fully tested, another still connecting gets this long
     sibling_grace: float = 2.0
+    dnssec: DnssecMode = DnssecMode.OFF

@@ -31,13 +31,14 @@ from bot.probe.settings import ProbeSettings
 
 _HEADERS = {"User-Agent": "tlsbot", "Accept": "text/plain", "Accept-Encoding": "identity"}
 
-Fetched = tuple[int, str | None, bytes | None]  # status, Location, body (None: over the cap)
+# status, Location, Content-Type, body (None: over the cap)
+Fetched = tuple[int, str | None, str | None, bytes | None]
 
 
 async def get(
     url: str, host: str, addresses: Sequence[str], settings: ProbeSettings, *, max_bytes: int
 ) -> Fetched | Reason:
-    """Status, Location and body of one GET, or why there is none."""
+    """Status, Location, Content-Type and body of one GET, or why there is none."""
     try:
         async with asyncio.timeout(settings.mta_sts_timeout):
             return await _get(url, host, addresses, settings, max_bytes)
@@ -72,10 +73,11 @@ async def _get(
         session.get(url, allow_redirects=False, headers=_HEADERS) as response,
     ):
         location = response.headers.get("Location")
+        kind = response.headers.get("Content-Type")
         if response.status != 200:
-            return response.status, location, b""
+            return response.status, location, kind, b""
         if (response.content_length or 0) > max_bytes:
-            return response.status, location, None
+            return response.status, location, kind, None
         body = bytearray()
         while len(body) <= max_bytes:
             chunk = await response.content.read(max_bytes + 1 - len(body))
@@ -83,8 +85,8 @@ async def _get(
                 break
             body += chunk
         if len(body) > max_bytes:
-            return response.status, location, None
-        return response.status, location, bytes(body)
+            return response.status, location, kind, None
+        return response.status, location, kind, bytes(body)
 
 
 class _PinnedResolver(aiohttp.abc.AbstractResolver):

@@ -201,6 +201,21 @@ async def test_http_error_status_is_a_fetch_error(
     assert "HTTP 404" in result.mta_sts_error.message
 
 
+@pytest.mark.parametrize(
+    "header", ["Content-Type: text/html\r\n", ""], ids=["text-html", "no-content-type"]
+)
+async def test_a_policy_not_served_as_text_plain_is_a_fetch_error(
+    settings: ProbeSettings, policy_server: PolicyServer, header: str
+) -> None:
+    response = http("200 OK", POLICY.encode()).replace(b"Content-Type: text/plain\r\n", b"")
+    policy_server.response = response.replace(b"\r\n\r\n", f"\r\n{header}\r\n".encode(), 1)
+    result = await extras(settings)
+    assert result.mta_sts_error is not None
+    assert result.mta_sts_error.code is Code.STS_POLICY_FETCH_ERROR
+    assert "requires text/plain" in result.mta_sts_error.message
+    assert result.mta_sts_mode is None
+
+
 async def test_invalid_policy_body(settings: ProbeSettings, policy_server: PolicyServer) -> None:
     policy_server.response = http("200 OK", b"version: STSv1\r\nmode: strict\r\nmax_age: 1\r\n")
     result = await extras(settings)
@@ -234,6 +249,36 @@ async def test_address_refused_by_the_guard_is_never_contacted(
     assert result.mta_sts_error is not None
     assert result.mta_sts_error.code is Code.STS_POLICY_FETCH_ERROR
     assert "127.0.0.1 is a loopback address" in result.mta_sts_error.message
+    assert policy_server.connections == 0
+
+
+@pytest.mark.parametrize(
+    ("rdtype", "address", "says"),
+    [
+        ("A", "10.1.2.3", "private"),
+        ("A", "192.168.1.20", "private"),
+        ("A", "169.254.169.254", "link-local"),
+        ("AAAA", "::ffff:10.0.0.1", "private"),
+        ("AAAA", "fd00::25", "private"),
+    ],
+)
+async def test_a_policy_host_at_a_private_address_is_refused_by_the_guard(
+    settings: ProbeSettings,
+    dns: DnsServer,
+    policy_server: PolicyServer,
+    rdtype: str,
+    address: str,
+    says: str,
+) -> None:
+    # Given mta-sts.<domain> resolving to a private address (DNS rebinding, a hostile partner)
+    dns.remove("mta-sts.example.test")
+    dns.set("mta-sts.example.test", rdtype, address)
+    result = await extras(settings)
+    # Then the guard refuses it before any connection (conftest fails a test that tries one)
+    assert result.mta_sts_error is not None
+    assert result.mta_sts_error.code is Code.STS_POLICY_FETCH_ERROR
+    assert "not fetching the policy from mta-sts.example.test" in result.mta_sts_error.message
+    assert says in result.mta_sts_error.message
     assert policy_server.connections == 0
 
 
@@ -331,9 +376,9 @@ def test_parse_policy(text: str, expected: tuple[str, int, int] | str) -> None:
     ],
 )
 def test_parse_sts_txt(records: list[str], txt: str | None, valid: bool) -> None:
-    found, error = parse_sts_txt(records)
-    assert found == txt
-    assert (error is None) is valid
+    found = parse_sts_txt(records)
+    assert found.record == txt
+    assert (found.error is None) is valid
 
 
 @pytest.mark.parametrize(
@@ -352,15 +397,17 @@ def test_policy_mx_patterns(host: str, matches: bool) -> None:
     assert policy.matches(host) is matches
 
 
-async def test_a_policy_that_breaks_the_parser_costs_only_the_mta_sts_fact(
+async def test_a_max_age_that_int_refuses_is_an_invalid_policy(
     settings: ProbeSettings, policy_server: PolicyServer
 ) -> None:
     # Given a policy whose max_age is a digit that int() refuses ("²".isdigit() is True)
     policy_server.response = http("200 OK", POLICY.replace("86400", "\u00b2").encode())
     result = await extras(settings)
-    # Then the lookup that failed is a reason, and the other facts are still reported
-    assert [e.code for e in result.errors] == [Code.PROBE_ERROR]
-    assert "MTA-STS" in result.errors[0].message
+    # Then it is an invalid policy, not a crash, and the other facts are still reported
+    assert result.errors == ()
+    assert result.mta_sts_error is not None
+    assert result.mta_sts_error.code is Code.STS_POLICY_INVALID
+    assert "max_age '²'" in result.mta_sts_error.message
     assert result.mta_sts_mode is None
     assert result.tls_rpt == "v=TLSRPTv1; rua=mailto:tls@example.test"
     assert result.tlsa == (f"_25._tcp.mx1.example.test. {TLSA}",)

@@ -71,7 +71,9 @@ async def test_mx_outside_an_enforced_policy_and_unchecked_tlsa_are_warned_every
         assert f"    ⚠ {warning['code']}: {warning['message']}\n" in text
         assert f":warning: {warning['message']}" in slack
     facts = [
-        "MTA-STS: policy in enforce mode, mx: mx1.sts.test",
+        "MTA-STS: policy (id 20260101) in enforce mode, mx: mx1.sts.test",
+        "MTA-STS enforce: does not list mx2.sts.test; senders that honour it will not "
+        "deliver there",
         "DANE: TLSA at mx1.sts.test: 3 1 1 0000000000000000… (not checked)",
         f"TLS-RPT: {TLS_RPT}",
     ]
@@ -95,7 +97,7 @@ async def test_a_policy_covering_every_mx_is_a_fact_not_a_warning(world: Finding
     world.policy.body = policy("enforce", "*.sts.test")
     _, warnings, text, slack = await probed(world)
     assert [w["code"] for w in warnings] == [DANE_NOT_CHECKED]
-    line = "MTA-STS: policy in enforce mode, mx: *.sts.test, covering every MX host"
+    line = "MTA-STS: policy (id 20260101) in enforce mode, mx: *.sts.test, covering every MX host"
     assert f"    {line}\n" in text
     assert line in slack
 

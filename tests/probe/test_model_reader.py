@@ -12,6 +12,9 @@ from bot.probe.findings import warnings
 from bot.probe.model import (
     SCHEMA,
     Code,
+    DaneResult,
+    DaneStatus,
+    Dnssec,
     Family,
     HostResult,
     Reason,
@@ -63,7 +66,41 @@ def test_what_is_read_back_writes_the_same_document_with_its_schema() -> None:
     data = stored_v1()
     again = TargetResult.from_dict(data).to_dict()
     assert again.pop("schema") == SCHEMA
+    # what schema 2 added (DNSSEC, DANE, MTA-STS id): their defaults for a version 1 result
+    assert again.pop("dnssec") is None
+    assert again.pop("partner")["dane"] is False
+    for host in again["hosts"]:
+        assert (host.pop("dane"), host.pop("dnssec")) == (None, None)
+    extras = again["extras"]
+    assert (extras.pop("mta_sts_id"), extras.pop("mta_sts_max_age")) == (None, None)
+    assert extras.pop("mta_sts_warnings") == []
     assert again == data
+
+
+def test_dnssec_and_dane_are_read_back() -> None:
+    data = stored_v1()
+    data["dnssec"] = "secure"
+    data["hosts"][0]["dnssec"] = "secure"
+    data["hosts"][0]["dane"] = {
+        "status": "dane-valid",
+        "message": "DANE verified (3 1 1 matches)",
+        "records": ["3 1 1 " + "ab" * 32],
+        "matched": "3 1 1",
+        "dnssec": "secure",
+    }
+    data["extras"]["mta_sts_id"] = "2024"
+    result = TargetResult.from_dict(data)
+    assert result.dnssec is Dnssec.SECURE
+    host = result.hosts[0]
+    assert host.dane == DaneResult(
+        DaneStatus.VALID,
+        "DANE verified (3 1 1 matches)",
+        ("3 1 1 " + "ab" * 32,),
+        "3 1 1",
+        Dnssec.SECURE,
+    )
+    assert result.extras.mta_sts_id == "2024"
+    assert TargetResult.from_dict(result.to_dict()) == result
 
 
 def test_the_warnings_of_a_stored_result_are_the_findings_it_was_stored_with() -> None:

@@ -60,7 +60,7 @@ async def test_check_answers_with_every_warning_in_the_words_of_json(
     text = all_text(call.body)
     for warning in warnings:
         assert f":warning: {warning}" in text
-    fact = "_MTA-STS: policy in enforce mode, mx: mx1.sts.test_"
+    fact = "_MTA-STS: policy (id 20260101) in enforce mode, mx: mx1.sts.test_"
     assert fact not in text  # collapsed: the line and the warnings
 
     # More shows the evidence; Less gives back the answer exactly as it was

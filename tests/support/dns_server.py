@@ -38,6 +38,11 @@ API (small on purpose):
   SERVFAIL, REFUSED, NXDOMAIN, TIMEOUT (never answer), TRUNCATE (UDP answers
   carry TC with no records, so the client must retry over TCP).
 - ``queries``: every question received, as :class:`Query` (name, type, transport).
+- ``sign(origin, bogus=())`` signs every record at or below ``origin`` with DNSSEC
+  (:mod:`tests.support.signed_zone`: RRSIGs, NSEC, a DNSKEY at the apex, SOA and NS
+  added when missing) and returns the zone's DS as a resolver's trust anchor; queries
+  with the DO bit then get the signed answers and denial proofs. ``bogus`` names get
+  corrupted signatures. Changing a record re-signs the zone at the next query.
 
 All names are absolute; a trailing dot is optional. TTL is 0 so that nothing
 caches across a change.
@@ -65,6 +70,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import dns.zone
+
+from tests.support.signed_zone import SignedZone, wants_dnssec
 
 Records = Mapping[str, Mapping[str, str | Iterable[str]]]
 MAX_CHAIN = 8
@@ -102,6 +109,8 @@ class DnsServer:
         self._lock = threading.Lock()
         self._data: dict[dns.name.Name, dict[dns.rdatatype.RdataType, dns.rrset.RRset]] = {}
         self._behaviours: dict[dns.name.Name, Behaviour] = {}
+        # signed origins: their bogus names, and the signed zone (None: to be rebuilt)
+        self._signed: dict[dns.name.Name, tuple[set[dns.name.Name], SignedZone | None]] = {}
         self._closers: list[asyncio.BaseTransport | asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._servers: tuple[tuple[str, int], ...] = ()
@@ -141,10 +150,41 @@ class DnsServer:
             for name, rdataset in zone.iterate_rdatasets():
                 rrset = dns.rrset.from_rdata_list(name, rdataset.ttl, list(rdataset))
                 self._data.setdefault(name, {})[rdataset.rdtype] = rrset
+                self._dirty(name)
+
+    def sign(self, origin: str, *, bogus: Iterable[str] = ()) -> str:
+        """Sign ``origin`` (see the module docstring); its DS record, as a trust anchor."""
+        zone = _name(origin)
+        with self._lock:
+            self._signed[zone] = ({_name(b) for b in bogus}, None)
+            return self._zone(zone).trust_anchor
+
+    def _dirty(self, name: dns.name.Name) -> None:
+        for origin, (bogus, _) in self._signed.items():
+            if name.is_subdomain(origin):
+                self._signed[origin] = (bogus, None)
+
+    def _zone(self, origin: dns.name.Name) -> SignedZone:
+        bogus, zone = self._signed[origin]
+        if zone is None:
+            rrsets = [
+                rrset
+                for name, node in self._data.items()
+                if name.is_subdomain(origin)
+                for rrset in node.values()
+            ]
+            zone = SignedZone(origin, rrsets, bogus=bogus)
+            self._signed[origin] = (bogus, zone)
+        return zone
+
+    def _signed_origin(self, name: dns.name.Name) -> dns.name.Name | None:
+        under = [o for o in self._signed if name.is_subdomain(o)]
+        return max(under, key=len) if under else None
 
     def set(self, name: str, rdtype: str, *values: str) -> None:
         qname, kind = _name(name), dns.rdatatype.from_text(rdtype)
         with self._lock:
+            self._dirty(qname)
             node = self._data.setdefault(qname, {})
             if values:
                 node[kind] = _rrset(qname, kind, values)
@@ -156,12 +196,14 @@ class DnsServer:
     def add(self, name: str, rdtype: str, *values: str) -> None:
         qname, kind = _name(name), dns.rdatatype.from_text(rdtype)
         with self._lock:
+            self._dirty(qname)
             node = self._data.setdefault(qname, {})
             old = [r.to_text() for r in node[kind]] if kind in node else []
             node[kind] = _rrset(qname, kind, [*old, *values])
 
     def remove(self, name: str) -> None:
         with self._lock:
+            self._dirty(_name(name))
             self._data.pop(_name(name), None)
 
     def behave(self, name: str, behaviour: Behaviour | None) -> None:
@@ -319,6 +361,9 @@ class DnsServer:
                 transport,
             )
         )
+        dnssec = wants_dnssec(query)
+        if dnssec:
+            response.ednsflags |= dns.flags.DO
         with self._lock:
             for _ in range(MAX_CHAIN):
                 behaviour = self._behaviours.get(name)
@@ -329,6 +374,13 @@ class DnsServer:
                 if behaviour in _RCODES:
                     response.set_rcode(_RCODES[behaviour])
                     return response
+                origin = self._signed_origin(name) if dnssec else None
+                if origin is not None:
+                    target = self._zone(origin).answer(response, name, rdtype)
+                    if target is None:
+                        return response
+                    name = target
+                    continue
                 node = self._data.get(name, {})
                 if rdtype in node:
                     response.answer.append(node[rdtype])

@@ -9,7 +9,8 @@ button          request kind           what approval does to the policy
 ==============  =====================  ==================================================
 Relax           ``relax_policy``       level ``relaxed``, ``relaxed_until`` = now + RELAXED_DAYS
 Suspend         ``suspend_policy``     mode ``observe``: no longer published, still watched
-Upgrade         ``upgrade_policy``     level ``strict``, MX list = the hosts now validated
+Upgrade         ``upgrade_policy``     level ``strict``, MX list = the hosts now validated,
+                                       partner facts (DANE, MTA-STS) as validated now
 Enforce         ``enforce_policy``     mode ``enforce``: published again
 ==============  =====================  ==================================================
 
@@ -60,6 +61,7 @@ from bot.policy.requests import Rules, propose
 from bot.policy.types import SYSTEM, Actor, PolicyLevel, PolicyMode, RecordStatus
 from bot.policy.validations import evidence
 from bot.probe.model import TargetResult
+from bot.probe.partner import PartnerTls
 
 log = logging.getLogger("tlsbot.monitor")
 
@@ -173,11 +175,16 @@ def _changes(
         raise InvalidState(
             f"{policy.domain} has not validated as Strict - Trusted Enforced; re-check it first."
         )
-    return {
+    changes: dict[str, Any] = {
         "level": str(PolicyLevel.STRICT),
         "mx_hosts": list(validation.mx_hosts),
         "relaxed_until": None,
     }
+    # what the partner publishes now (DANE, MTA-STS), when it changed: enforced next
+    partner = PartnerTls.from_dict(validation.result.get("partner"))
+    if partner != PartnerTls.from_dict(policy.partner):
+        changes["partner"] = partner.to_dict()
+    return changes
 
 
 def latest_validation(session: Session, policy: DomainPolicy) -> Validation | None:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.probe.model import Verdict
+from bot.probe.partner import PartnerTls
 
 
 class SubjectKind(enum.StrEnum):
@@ -34,6 +35,10 @@ class Condition(enum.StrEnum):
     RELAXED_LAPSING = "relaxed-lapsing"
     UPGRADE_AVAILABLE = "upgrade-available"
     OBSERVE_READY = "observe-ready"
+    # what the partner publishes, against what the policy was admitted with
+    DNSSEC_DROPPED = "dnssec-dropped"  # the MX answer is no longer DNSSEC-secure
+    TLSA_BROKEN = "tlsa-broken"  # a TLSA record no longer matches (or fails DNSSEC)
+    STS_CHANGED = "mta-sts-changed"  # the MTA-STS policy's id, mode or mx changed
     # from real mail, not the probe (bot.policy.monitor.evidence)
     TRAFFIC_DEFERRED = "traffic-deferred"  # an enforced policy defers real deliveries
     TLSRPT_FAILURES = "tlsrpt-failures"  # TLS-RPT reports: senders fail to reach our MX
@@ -80,6 +85,17 @@ class Watched:
     match: tuple[str, ...] = ()  # the validated MX names published as match=
     relaxed_until: datetime | None = None
     created_at: datetime | None = None
+    partner: PartnerTls = field(default_factory=PartnerTls)  # as the admitting validation saw
+
+    @property
+    def dane_only(self) -> bool:
+        """Published as ``dane-only``: a DANE failure defers the mail."""
+        return (
+            self.kind is SubjectKind.POLICY
+            and self.partner.dane
+            and self.level is Verdict.STRICT
+            and not self.observe
+        )
 
     @property
     def key(self) -> str:

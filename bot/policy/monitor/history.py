@@ -27,6 +27,7 @@ from bot.policy.types import RecordStatus
 from bot.policy.validations import Checked, checked, checked_by_id
 from bot.probe.model import TargetResult, Verdict
 from bot.probe.names import InvalidName, normalise_domain
+from bot.probe.partner import PartnerTls
 
 HISTORY_SCAN = 500  # validations read to find level changes
 
@@ -81,6 +82,7 @@ class DomainStatus:
     level_changes: tuple[LevelChange, ...]  # newest first
     certificates: tuple[CertificateRow, ...]  # from the latest check, soonest expiry first
     open_alerts: tuple[OpenAlert, ...]
+    partner: PartnerTls | None = None  # what the partner publishes, as the latest check saw it
 
 
 def domain_status(
@@ -139,6 +141,7 @@ def domain_status(
         level_changes=tuple(changes[:limit]),
         certificates=certificates(typed[0][1].result, now) if typed and typed[0][1] else (),
         open_alerts=alerts,
+        partner=PartnerTls.from_dict((rows[0].result or {}).get("partner")) if rows else None,
     )
 
 

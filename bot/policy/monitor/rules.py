@@ -25,7 +25,7 @@ from bot.policy.monitor.alerts import (
     Watched,
     WatchState,
 )
-from bot.probe.model import HostResult, TargetResult, Verdict
+from bot.probe.model import Code, DaneStatus, Dnssec, HostResult, TargetResult, Verdict
 
 
 class _Unknown:
@@ -77,6 +77,9 @@ def findings(
     out[Condition.RELAXED_LAPSING] = _relaxed_lapsing(w, result, now, t)
     out[Condition.UPGRADE_AVAILABLE] = _upgrade(w, result)
     out[Condition.OBSERVE_READY] = _observe_ready(w, state, result, now, t, traffic)
+    out[Condition.DNSSEC_DROPPED] = _dnssec_dropped(w, result)
+    out[Condition.TLSA_BROKEN] = _tlsa_broken(w, result)
+    out[Condition.STS_CHANGED] = _sts_changed(w, result)
     return out
 
 
@@ -326,6 +329,139 @@ def _upgrade(w: Watched, result: TargetResult) -> Found:
         ),
         tuple(_host_line(h) for h in result.hosts),
         (ActionId.UPGRADE, ActionId.RECHECK),
+    )
+
+
+def _published_fix(w: Watched, result: TargetResult) -> tuple[ActionId, ...]:
+    """A downgrade's buttons; with *Upgrade* when the partner validates as strict now,
+    which re-admits the policy as it validates (``secure match=`` instead of DANE)."""
+    if result.verdict is Verdict.STRICT:
+        return (ActionId.RECHECK, ActionId.UPGRADE, ActionId.RELAX, ActionId.SUSPEND)
+    return _FIX
+
+
+def _dnssec_dropped(w: Watched, result: TargetResult) -> Found:
+    """Admitted with DNSSEC-signed MX records, and they no longer validate as secure."""
+    if not w.partner.signed:
+        return None
+    if result.dnssec is None:  # no MX answer, or DNSSEC not checked: cannot tell
+        return UNKNOWN
+    if result.dnssec is Dnssec.SECURE:
+        return None
+    bogus = result.dnssec is Dnssec.BOGUS
+    now_is = "fail DNSSEC validation (bogus)" if bogus else "are no longer DNSSEC-signed"
+    if w.dane_only:
+        impact = (
+            f"mail to {w.name} is deferred: the policy is dane-only, which needs "
+            f"DNSSEC-validated records; {QUEUE_NOTE}. Upgrade (when it validates as strict) "
+            "publishes secure match= instead; Relax keeps mail flowing encrypted."
+        )
+    else:
+        impact = (
+            "DANE no longer protects mail to it, for us or any sender; tlsbot's published "
+            "policy does not depend on DNSSEC, so mail still flows."
+        )
+    return Finding(
+        Condition.DNSSEC_DROPPED,
+        f"dnssec:{result.dnssec.value}",
+        Severity.CRITICAL if w.dane_only else Severity.WARNING,
+        f"The MX records of {w.name} {now_is}; they were signed when the policy was approved.",
+        _impact(w, impact),
+        tuple(r.message for r in result.reasons if r.code is Code.DNSSEC_INVALID),
+        _actions(w, *_published_fix(w, result)),
+    )
+
+
+def _tlsa_broken(w: Watched, result: TargetResult) -> Found:
+    """A DANE host whose TLSA records no longer match, no longer validate, or went away."""
+    counted = [h for h in result.hosts if h.counted and h.dane is not None]
+    if result.dnssec is not Dnssec.SECURE or not counted:
+        return UNKNOWN if w.partner.dane else None
+    broken = [h for h in counted if h.dane is not None and h.dane.status.problem]
+    if w.partner.dane:  # admitted as DANE-verified: a host without TLSA is broken too
+        broken += [
+            h
+            for h in counted
+            if h.dane is not None
+            and h.dane.status in (DaneStatus.NO_TLSA, DaneStatus.NOT_SIGNED)
+            and h not in broken
+        ]
+    if not broken:
+        return None
+    fingerprint = ",".join(
+        sorted({f"{h.host}:{h.dane.status.value}" for h in broken if h.dane is not None})
+    )
+    names = ", ".join(dict.fromkeys(h.host for h in broken))
+    if w.dane_only:
+        impact = (
+            f"mail to {w.name} routed to {names} is deferred (dane-only); {QUEUE_NOTE}. "
+            "This is what a certificate rollover without a TLSA update looks like: ask the "
+            "partner to publish the new record, or Upgrade / Relax to keep mail flowing."
+        )
+    else:
+        impact = (
+            f"senders that use DANE will not deliver to {names}; tlsbot's published policy "
+            "does not use DANE for this domain, so its mail still flows."
+        )
+    return Finding(
+        Condition.TLSA_BROKEN,
+        fingerprint,
+        Severity.CRITICAL if w.dane_only else Severity.WARNING,
+        f"DANE fails for {w.name}: {names}.",
+        _impact(w, impact),
+        tuple(f"{h.host}: {h.dane.message}" for h in broken if h.dane is not None),
+        _actions(w, *_published_fix(w, result)),
+    )
+
+
+def _sts_changed(w: Watched, result: TargetResult) -> Found:
+    """The MTA-STS policy's id, mode or mx patterns are not those the policy was admitted with."""
+    admitted = w.partner
+    if admitted.sts_id is None:
+        return None
+    extras = result.extras
+    if extras.errors or (result.verdict is Verdict.UNREACHABLE and not result.hosts):
+        return UNKNOWN
+    now_id = extras.mta_sts_id
+    if now_id is not None and now_id == admitted.sts_id and extras.mta_sts_mode is None:
+        return UNKNOWN  # the same id, but the policy could not be fetched: cannot tell
+    now = (now_id, extras.mta_sts_mode, tuple(extras.mta_sts_mx))
+    then = (admitted.sts_id, admitted.sts_mode, admitted.sts_mx)
+    if now == then:
+        return None
+    changes = []
+    if now_id != admitted.sts_id:
+        changes.append(f"id {admitted.sts_id} → {now_id or 'none'}")
+    if extras.mta_sts_mode != admitted.sts_mode:
+        changes.append(f"mode {admitted.sts_mode} → {extras.mta_sts_mode or 'none'}")
+    if now[2] != then[2]:
+        changes.append(f"mx {', '.join(then[2]) or '-'} → {', '.join(now[2]) or '-'}")
+    uses_patterns = w.level is Verdict.STRICT and not w.match and not w.dane_only
+    if uses_patterns:
+        impact = (
+            "the published secure match= still has the old mx patterns: mail to MX hosts "
+            f"they no longer cover is deferred; {QUEUE_NOTE}. Re-check, then Upgrade to "
+            "publish the new ones."
+        )
+    else:
+        impact = (
+            "tlsbot's published policy does not come from MTA-STS, so mail still flows; "
+            "senders that honour MTA-STS now apply the new policy. Re-check it, and Upgrade "
+            "to record it."
+        )
+    if extras.mta_sts_error is not None:
+        impact += f" Now: {extras.mta_sts_error.message}"
+    return Finding(
+        Condition.STS_CHANGED,
+        "|".join([now_id or "-", extras.mta_sts_mode or "-", ",".join(now[2])]),
+        Severity.CRITICAL if uses_patterns and not w.observe else Severity.WARNING,
+        f"{w.name} changed its MTA-STS policy: {'; '.join(changes)}.",
+        _impact(w, impact),
+        (
+            f"approved with: id {admitted.sts_id}, mode {admitted.sts_mode}, "
+            f"mx {', '.join(admitted.sts_mx) or '-'}",
+        ),
+        _actions(w, *_published_fix(w, result)),
     )
 
 

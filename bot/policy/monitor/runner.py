@@ -45,11 +45,14 @@ log = logging.getLogger("tlsbot.monitor")
 DEFAULT_POLL_SECONDS = 60.0
 
 
-def make_prober(settings: Settings, clock: Clock) -> Probe:
-    """The real prober (imported here so the monitor's import stays light)."""
+def make_prober(settings: Settings, clock: Clock, engine: Engine | None = None) -> Probe:
+    """The real prober (imported here so the monitor's import stays light); with the
+    store's ``engine``, MTA-STS policies are cached there, shared by every replica."""
+    from bot.policy.sts_cache import DatabaseStsCache
     from bot.probe.prober import Prober
 
-    prober: Probe = Prober(settings.probe, clock=clock)
+    cache = DatabaseStsCache(engine) if engine is not None else None
+    prober: Probe = Prober(settings.probe, clock=clock, sts_cache=cache)
     return prober
 
 
@@ -75,7 +78,7 @@ async def run_once(
     own_engine = engine is None
     engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
     own_prober = prober is None
-    prober = prober or make_prober(settings, clock)
+    prober = prober or make_prober(settings, clock, engine)
     try:
         return await sweep(
             engine=engine,
@@ -107,7 +110,7 @@ async def run_monitor(
     own_engine = engine is None
     engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
     own_prober = prober is None
-    prober = prober or make_prober(settings, clock)
+    prober = prober or make_prober(settings, clock, engine)
     config = MonitorConfig.from_settings(settings)
     after = default_after_raise(settings)
     try:

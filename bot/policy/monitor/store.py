@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, text, update
 from sqlalchemy import select as sa_select
@@ -39,6 +40,7 @@ from bot.policy.monitor.models import UNDELIVERED, MonitorAlert, MonitorItem, Mo
 from bot.policy.monitor.schedule import next_slot
 from bot.policy.types import SYSTEM, PolicyLevel, PolicyMode, RecordStatus
 from bot.probe.model import TargetResult, Verdict
+from bot.probe.partner import PartnerTls
 
 MONITOR_ACTOR_NAME = "tlsbot monitor"
 
@@ -52,7 +54,7 @@ class Claimed:
 def watched_policy(p: DomainPolicy) -> Watched:
     assert p.id is not None
     return _watched_policy(
-        p.id, p.domain, p.level, p.mode, p.mx_hosts, p.relaxed_until, p.created_at
+        p.id, p.domain, p.level, p.mode, p.mx_hosts, p.relaxed_until, p.created_at, p.partner
     )
 
 
@@ -64,6 +66,7 @@ def _watched_policy(
     mx_hosts: list[str] | None,
     relaxed_until: datetime | None,
     created_at: datetime | None,
+    partner: dict[str, Any] | None = None,
 ) -> Watched:
     return Watched(
         kind=SubjectKind.POLICY,
@@ -74,6 +77,7 @@ def _watched_policy(
         match=tuple(mx_hosts or ()),
         relaxed_until=relaxed_until,
         created_at=created_at,
+        partner=PartnerTls.from_dict(partner),
     )
 
 
@@ -85,6 +89,7 @@ _POLICY_FIELDS = (
     col(DomainPolicy.mx_hosts),
     col(DomainPolicy.relaxed_until),
     col(DomainPolicy.created_at),
+    col(DomainPolicy.partner),
 )
 
 

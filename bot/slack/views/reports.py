@@ -7,6 +7,7 @@ from typing import Any
 from bot.export.handover import PolicyGateway, Standing
 from bot.policy.evidence.traffic import Traffic
 from bot.policy.monitor.history import DomainStatus, PolicyLine
+from bot.probe.findings import partner_facts
 from bot.slack.ids import Action, Block, Field, View
 from bot.slack.views.gateways import state_line
 from bot.slack.views.kit import (
@@ -167,6 +168,10 @@ def history_lines(status: DomainStatus) -> list[Mrkdwn]:
         watch.append(mrkdwn("next check {}", when(status.next_check_at)))
     if watch:
         lines.append(mrkdwn("*Monitoring:* {}", Mrkdwn(", ".join(watch))))
+    if status.partner is not None:
+        published = partner_facts(status.partner)
+        if published:
+            lines.append(mrkdwn("*Partner publishes:* {}", "; ".join(published)))
     lines.append(mrkdwn("*Open alerts:*{}", "" if status.open_alerts else " none"))
     lines += [
         mrkdwn("• `{}` ({}) {} — {}", a.condition, a.severity.value, a.summary, when(a.raised_at))

@@ -87,9 +87,7 @@ def host_line(host: HostResult) -> Mrkdwn:
     if host.tls_version and host.cipher:
         tls += f" {host.cipher}"
     why = " — " + "; ".join(r.message for r in host.reasons) if host.reasons else ""
-    return mrkdwn(
-        "{} `{}:{}` {}{}{}", mark(host.verdict), where, host.port, host.verdict.label, tls, why
-    )
+    return mrkdwn("{} `{}:{}` {}{}{}", mark(host.verdict), where, host.port, host.label, tls, why)
 
 
 def warning_lines(result: TargetResult) -> list[Mrkdwn]:
