@@ -105,6 +105,15 @@ def make_engine(
     the most the server will see: keep it within ``max_connections``); a thread
     that finds them all busy waits for one. Connections are checked before use,
     so a PostgreSQL restart costs the next query a reconnect, not an error.
+
+    psycopg's automatic server-side preparation is off (``prepare_threshold``
+    ``None``): every statement is planned with its values. A prepared statement
+    that PostgreSQL switches to a generic plan turns a chunked ``IN (…)`` of 1,000
+    values into a linear search per row (a generic plan's array is not a constant,
+    so it is not hashed): the first sync of 100,000 policies spent 38 s in such
+    lookups of ``monitor_item`` once the table had grown past 60,000 rows, and 1.4 s
+    without preparation (``bench/monitor_sweep.py``; psycopg: "Prepared
+    statements", https://www.psycopg.org/psycopg3/docs/advanced/prepare.html).
     """
     try:
         parsed = make_url(url)
@@ -123,6 +132,7 @@ def make_engine(
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
+        args.setdefault("prepare_threshold", None)
         return create_engine(
             parsed,
             connect_args=args,
