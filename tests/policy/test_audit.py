@@ -87,6 +87,12 @@ DELETE_2_AND_RENUMBER = (
             id="edit-the-first-event",
         ),
         pytest.param(
+            ("""UPDATE audit_event SET after = '{"level": "relaxed"}' WHERE seq = 4""",),
+            4,
+            "event #4 was altered",
+            id="edit-the-json-snapshot",
+        ),
+        pytest.param(
             ("DELETE FROM audit_event WHERE seq = 2",), 2, "event #2 is missing", id="delete-a-row"
         ),
         pytest.param(
