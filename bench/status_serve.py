@@ -10,14 +10,16 @@ real monitor sweep over 2,000 of them. Then:
 
 1. times, in this process, the store reads behind ``/tls status`` as the current
    listeners run them (median and worst of ``--runs``): the first page (no argument:
-   ``home_data``, which the App Home shows too), a filtered page (``/tls status
-   DOMAIN``: ``domain_status``, the policy, its latest validation and its reason), and
-   the domains view's first and a deep page (``domains_page``);
+   ``status_page``), a filtered page (``/tls status at-risk``: those whose last check
+   found a self-signed certificate), one domain (``/tls status DOMAIN``:
+   ``domain_status_page``), the App Home (``home_data``), and the domains view's first
+   and a deep page (``domains_page``);
 2. starts the real ``python -m bot serve`` (HTTP mode, its monitor and schedule
    running; Slack is a stand-in on loopback) and sends it signed requests: ``/tls
-   status``, ``/tls status DOMAIN`` and App Home openings; reports how long each took
-   to be answered (the private reply or the published Home) and the process's
-   resident memory (VmRSS after start-up and at the end, and VmHWM, the peak).
+   status``, ``/tls status at-risk``, ``/tls status DOMAIN`` and App Home openings;
+   reports how long each took to be answered (the private reply or the published
+   Home) and the process's resident memory (VmRSS after start-up and at the end, and
+   VmHWM, the peak).
 
 Reaches only 127.0.0.1.
 """
@@ -47,14 +49,13 @@ from sqlalchemy import Engine, func, insert, select, text, update
 from bot.clock import ManualClock, system_clock
 from bot.policy.db import insert_many, make_engine, new_session, upgrade
 from bot.policy.models import DomainPolicy, Draft, Validation
-from bot.policy.monitor.history import domain_status
+from bot.policy.monitor.history import Listing
 from bot.policy.monitor.models import MonitorAlert, MonitorItem
 from bot.policy.monitor.sink import RecordingSink
 from bot.policy.monitor.store import sync_items
 from bot.policy.monitor.sweep import MonitorConfig, sweep
-from bot.policy.queries import find_policy
 from bot.probe.model import Code, HostResult, Reason, TargetKind, TargetResult, Verdict
-from bot.slack.pages import domains_page, home_data, latest_validation, reason_of
+from bot.slack.pages import domain_status_page, domains_page, home_data, status_page
 from tests.support.slack_api import SlackApi
 from tests.support.slack_client import SlackClient
 
@@ -172,17 +173,23 @@ def status_queries(engine: Engine, count: int, runs: int) -> None:
     now = system_clock()
     draft = Draft(owner_id="UADMIN01", owner_name="admin", created_at=now, updated_at=now)
 
-    def first_page() -> None:
-        with new_session(engine) as session:
-            home_data(session)
+    def status(listing: Listing) -> Callable[[], None]:
+        def run() -> None:
+            with new_session(engine) as session:
+                page = status_page(session, listing, offset=0, gateways=(), now=now)
+                assert page.lines, page
 
-    def filtered_page() -> None:
+        return run
+
+    def one_domain() -> None:
         with new_session(engine) as session:
-            domain_status(session=session, domain=domain, now=now)
-            policy = find_policy(session=session, domain=domain)
-            assert policy is not None
-            latest = latest_validation(session, domain)
-            reason_of(session, latest.id if latest is not None else policy.validation_id)
+            page = domain_status_page(session, domain, now=now, relaxed_days=90)
+            assert page.row is not None, page
+            assert page.history is not None, page
+
+    def home() -> None:
+        with new_session(engine) as session:
+            home_data(session, now=now)
 
     def listing(page: int) -> Callable[[], None]:
         def run() -> None:
@@ -192,8 +199,10 @@ def status_queries(engine: Engine, count: int, runs: int) -> None:
         return run
 
     print(f"store reads behind /tls status, {runs} runs each:")
-    timed("/tls status (first page: home_data)", runs, first_page)
-    timed(f"/tls status {domain} (filtered page)", runs, filtered_page)
+    timed("/tls status (first page: status_page)", runs, status(Listing()))
+    timed("/tls status at-risk (a filtered page)", runs, status(Listing.parse("at-risk")))
+    timed(f"/tls status {domain} (domain_status_page)", runs, one_domain)
+    timed("App Home (home_data)", runs, home)
     timed("domains view, first page (domains_page 0)", runs, listing(0))
     timed("domains view, page 5,000 (domains_page)", runs, listing(5000))
 
@@ -249,6 +258,7 @@ async def serve_and_ask(url: str, count: int, requests: int) -> None:
         domain = f"d{count // 2 + 10}.example"
         for label, ask, method in (
             ("/tls status", lambda: slack.command("status"), "response_url"),
+            ("/tls status at-risk", lambda: slack.command("status at-risk"), "response_url"),
             (f"/tls status {domain}", lambda: slack.command(f"status {domain}"), "response_url"),
             ("App Home opened", lambda: slack.home_opened(), "views.publish"),
         ):

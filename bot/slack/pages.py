@@ -14,9 +14,15 @@ from bot.policy import audit
 from bot.policy.audit import AuditAction
 from bot.policy.batch import LineStatus
 from bot.policy.db import chunked
-from bot.policy.evidence.traffic import Traffic, traffic_by_domain
+from bot.policy.evidence.traffic import Traffic, traffic_by_domain, traffic_for
 from bot.policy.models import AuditEvent, ChangeRequest, DomainPolicy, Draft, Validation
-from bot.policy.monitor.history import ListFilter, Listing, at_risk_first, policy_listing
+from bot.policy.monitor.history import (
+    ListFilter,
+    Listing,
+    at_risk_first,
+    domain_status,
+    policy_listing,
+)
 from bot.policy.queries import count_policies, find_policy, list_policies, list_routes
 from bot.policy.types import RecordStatus, RequestKind, RequestState
 from bot.policy.validations import Checked, checked_by_id, latest_checked
@@ -28,6 +34,7 @@ from bot.slack.views.model import (
     AuditLine,
     DomainRow,
     DomainsPage,
+    DomainStatusPage,
     HomeData,
     PendingItem,
     Progress,
@@ -175,7 +182,7 @@ HOME_WATCHED = 20  # monitored items listed on the App Home, at risk first
 
 
 HOME_TRAFFIC = 10  # domains whose real mail the App Home lists
-HOME_TRAFFIC_DAYS = 7
+TRAFFIC_DAYS = 7  # days of real mail the App Home and /tls status DOMAIN show
 
 
 def policy_levels(session: Session) -> dict[str, int]:
@@ -239,7 +246,7 @@ def home_data(
 
 
 def _traffic(session: Session, now: datetime) -> tuple[Traffic, ...]:
-    found = traffic_by_domain(session=session, now=now, days=HOME_TRAFFIC_DAYS)
+    found = traffic_by_domain(session=session, now=now, days=TRAFFIC_DAYS)
     ranked = sorted(found.values(), key=lambda t: (-t.deferrals, -t.below("strict"), -t.deliveries))
     return tuple(ranked[:HOME_TRAFFIC])
 
@@ -290,6 +297,20 @@ def status_page(
         on_gateways=on,
         gateways=gateway_states(session=session, gateways=gateways) if offset == 0 else (),
         pending=pending_items(session) if offset == 0 else (),
+    )
+
+
+def domain_status_page(
+    session: Session, domain: str, *, now: datetime, relaxed_days: int
+) -> DomainStatusPage:
+    """``/tls status DOMAIN``: what the store knows of one domain."""
+    policy = find_policy(session=session, domain=domain)
+    return DomainStatusPage(
+        domain=domain,
+        row=policy_row(policy, latest_checked(session, domain)) if policy is not None else None,
+        history=domain_status(session=session, domain=domain, now=now, relaxed_days=relaxed_days),
+        traffic=traffic_for(session=session, domain=domain, now=now, days=TRAFFIC_DAYS),
+        changes=domain_changes(session, domain),
     )
 
 

@@ -9,12 +9,10 @@ from slack_bolt.async_app import AsyncApp
 from sqlmodel import Session
 
 from bot.policy.errors import PolicyError
-from bot.policy.evidence.traffic import traffic_for
 from bot.policy.models import ChangeRequest
-from bot.policy.monitor.history import Listing, domain_status
-from bot.policy.queries import find_policy
+from bot.policy.monitor.history import Listing
 from bot.policy.requests import propose_remove_domains
-from bot.policy.validations import latest_checked, record_validation
+from bot.policy.validations import record_validation
 from bot.probe.model import TargetResult
 from bot.probe.names import InvalidName, normalise_domain, parse_email
 from bot.slack.command_text import COMMAND, Subcommand, parse
@@ -25,8 +23,7 @@ from bot.slack.listeners.routes import open_flow
 from bot.slack.listeners.util import number, trigger_of
 from bot.slack.pages import (
     audit_lines,
-    domain_changes,
-    policy_row,
+    domain_status_page,
     routes_page,
     status_page,
     status_target,
@@ -43,8 +40,6 @@ from bot.slack.views.reports import (
     status_list_message,
 )
 from bot.slack.views.results import check_message
-
-TRAFFIC_DAYS = 7  # real mail shown with /tls status DOMAIN
 
 
 async def on_help(act: Act) -> None:
@@ -147,13 +142,9 @@ def _status_list(session: Session, act: Act, listing: Listing, offset: int) -> d
 
 
 def _domain_status(session: Session, act: Act, domain: str) -> dict[str, Any]:
-    now, relaxed_days = act.now(), act.services.settings.relaxed_days
-    history = domain_status(session=session, domain=domain, now=now, relaxed_days=relaxed_days)
-    traffic = traffic_for(session=session, domain=domain, now=now, days=TRAFFIC_DAYS)
-    changes = domain_changes(session, domain)
-    policy = find_policy(session=session, domain=domain)
-    row = policy_row(policy, latest_checked(session, domain)) if policy is not None else None
-    return domain_status_message(row, domain, history, traffic, changes)
+    relaxed_days = act.services.settings.relaxed_days
+    page = domain_status_page(session, domain, now=act.now(), relaxed_days=relaxed_days)
+    return domain_status_message(page.row, page.domain, page.history, page.traffic, page.changes)
 
 
 async def on_status_page(act: Act) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from bot.export.handover import GatewayLine, PolicyGateway
 from bot.policy.evidence.traffic import Traffic
-from bot.policy.monitor.history import Listing, PolicyLine, RiskRow
+from bot.policy.monitor.history import DomainStatus, Listing, PolicyLine, RiskRow
 from bot.policy.validations import Checked
 from bot.probe.model import Verdict
 
@@ -140,6 +140,17 @@ class HomeData:
     watched: tuple[RiskRow, ...] = ()  # monitored policies and routes, at risk first
     traffic: tuple[Traffic, ...] = ()  # real mail of the last days, deferrals first
     gateways: tuple[GatewayLine, ...] = ()  # each gateway in use: in force, waiting, drift
+
+
+@dataclass(frozen=True, slots=True)
+class DomainStatusPage:
+    """``/tls status DOMAIN``: the policy, its monitoring, its real mail, its changes."""
+
+    domain: str
+    row: DomainRow | None  # None: no policy (a validation only, or nothing)
+    history: DomainStatus | None
+    traffic: Traffic | None
+    changes: tuple[AuditLine, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
