@@ -212,40 +212,32 @@ _COLUMNS = (
 STREAM_ROWS = 5000  # rows fetched at a time: memory stays flat however long the trail
 
 
-def _rows(session: Session) -> Iterator[Row[Any]]:
-    """Every event in order, streamed (a server-side cursor on PostgreSQL), Core rows."""
-    query = select(*_COLUMNS).order_by(col(AuditEvent.seq))
-    connection = session.connection().execution_options(yield_per=STREAM_ROWS)
-    yield from connection.execute(query)
-
-
+# What :func:`verify` reads: the JSON columns as their text, which the walk decodes
+# itself (cheaper than the driver's decoding, the same values).
+_CHAIN_COLUMNS = (
+    *_COLUMNS[:6],
+    cast(col(AuditEvent.before), Text),
+    cast(col(AuditEvent.after), Text),
+    *_COLUMNS[8:],
+)
 _ChainRow = tuple[int, datetime, str, str, str, str, str | None, str | None, int | None, str, str]
 
 
-def _chain(session: Session) -> Iterator[_ChainRow]:
-    """What :func:`verify` reads, streamed: the JSON columns as their text, which the
-    walk decodes itself (cheaper than the driver's decoding, the same values)."""
-    query = select(
-        col(AuditEvent.seq),
-        col(AuditEvent.at),
-        col(AuditEvent.actor_id),
-        col(AuditEvent.actor_name),
-        col(AuditEvent.action),
-        col(AuditEvent.subject),
-        cast(col(AuditEvent.before), Text),
-        cast(col(AuditEvent.after), Text),
-        col(AuditEvent.request_id),
-        col(AuditEvent.prev_hash),
-        col(AuditEvent.hash),
-    ).order_by(col(AuditEvent.seq))
+def _rows(session: Session, columns: tuple[Any, ...] = _COLUMNS) -> Iterator[Row[Any]]:
+    """Every event in order, streamed (a server-side cursor on PostgreSQL), Core rows."""
+    query = select(*columns).order_by(col(AuditEvent.seq))
     connection = session.connection().execution_options(yield_per=STREAM_ROWS)
     yield from connection.execute(query)
+
+
+def _chain(session: Session) -> Iterator[_ChainRow]:
+    rows: Iterator[Any] = _rows(session, _CHAIN_COLUMNS)
+    return rows
 
 
 def verify(*, session: Session) -> VerifyReport:
     """Walk the chain in order; report the first event altered, removed or reordered."""
     prev_hash, expected, count = GENESIS, 1, 0
-    loads, sha256 = json.loads, hashlib.sha256
     for row in _chain(session):
         seq, at, actor_id, actor_name, action, subject, before, after, request_id, prev, digest = (
             row
@@ -262,19 +254,19 @@ def verify(*, session: Session) -> VerifyReport:
                 f"event #{seq} does not follow event #{seq - 1}: "
                 "an event was removed or the events were reordered",
             )
-        recomputed = sha256(
+        recomputed = _hash(
             canonical(
                 at=at,
                 actor_id=actor_id,
                 actor_name=actor_name,
                 action=action,
                 subject=subject,
-                before=None if before is None else loads(before),
-                after=None if after is None else loads(after),
+                before=None if before is None else json.loads(before),
+                after=None if after is None else json.loads(after),
                 request_id=request_id,
                 prev_hash=prev,
             )
-        ).hexdigest()
+        )
         if recomputed != digest:
             return VerifyReport(
                 False, count, seq, f"event #{seq} was altered: its hash does not match"

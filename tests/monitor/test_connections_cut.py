@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, text, update
-from sqlmodel import col
 
 from bot.clock import ManualClock
 from bot.policy.db import make_engine, new_session
@@ -20,8 +19,7 @@ from bot.policy.monitor.models import MonitorItem
 from bot.policy.monitor.sink import RecordingSink
 from bot.policy.monitor.store import sync_items
 from bot.policy.monitor.sweep import MonitorConfig, sweep
-from tests.monitor.test_scale import InstantProber
-from tests.support.bulk import add_policies
+from tests.support.bulk import InstantProber, add_policies
 from tests.support.db import TestDatabase
 
 pytestmark = [pytest.mark.db, pytest.mark.timeout(60)]
@@ -48,11 +46,7 @@ def cut_connections(admin: Engine, application_name: str) -> int:
 
 def due_now(engine: Engine, at: datetime) -> None:
     with engine.begin() as connection:
-        connection.execute(
-            update(MonitorItem)
-            .where(col(MonitorItem.id).is_not(None))
-            .values(next_check_at=at - timedelta(minutes=1))
-        )
+        connection.execute(update(MonitorItem).values(next_check_at=at - timedelta(minutes=1)))
 
 
 async def test_cut_connections_cost_a_reconnect_not_an_error(

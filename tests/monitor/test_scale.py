@@ -10,7 +10,6 @@ what is exercised is the bookkeeping.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,8 +24,7 @@ from bot.policy.monitor.sink import RecordingSink
 from bot.policy.monitor.store import claim, sync_items
 from bot.policy.monitor.sweep import MonitorConfig, sweep
 from bot.policy.types import RecordStatus
-from bot.probe.model import Code, HostResult, Reason, TargetKind, TargetResult, Verdict
-from tests.support.bulk import add_policies
+from tests.support.bulk import InstantProber, add_policies
 
 pytestmark = [pytest.mark.db, pytest.mark.scale, pytest.mark.timeout(120)]
 
@@ -35,25 +33,6 @@ DUE = 120
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
 PERIOD = timedelta(hours=24)
 CONFIG = MonitorConfig(period=PERIOD, thresholds=Thresholds(), lease=timedelta(minutes=5), batch=50)
-
-
-class InstantProber:
-    """Every domain strict at once, but every tenth one unsupported; counts the probes."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-
-    async def probe_domain(self, domain: str) -> TargetResult:
-        self.calls[domain] += 1
-        broken = domain.endswith("0.example")
-        verdict = Verdict.UNSUPPORTED if broken else Verdict.STRICT
-        reasons = (Reason(Code.STARTTLS_NOT_SUPPORTED, "no STARTTLS"),) if broken else ()
-        mx = f"mx1.{domain}"
-        host = HostResult(mx, "192.0.2.1", 25, verdict, reasons, reached=True)
-        return TargetResult(domain, TargetKind.DOMAIN, domain, verdict, (host,), mx=(mx,))
-
-    async def probe_route(self, host: str, port: int | None = None) -> TargetResult:
-        raise NotImplementedError
 
 
 def count(session: Session, model: type, *where: object) -> int:
